@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+func cmdChat(ctx context.Context, env *environ, args []string) error {
+	return fmt.Errorf("not available yet")
+}

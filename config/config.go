@@ -1,0 +1,242 @@
+// Package config reads the gateway's configuration from environment variables (12-factor) and
+// validates it, so that a bad value stops start-up with a message naming the variable.
+// Every variable is listed in Vars, which the README's configuration table mirrors.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/socialaid-vn/gateway/i18n"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	HTTPAddr string
+	LogLevel string
+
+	RedisURL      string // "" means: start an embedded in-memory Redis with demo data
+	LookupHashKey string // keyed-hash secret for citizen IDs; required with RedisURL
+	DataDir       string // overrides embedded data files; "" = embedded only
+
+	TelegramToken         string
+	TelegramAPIURL        string
+	TelegramWebhookURL    string
+	TelegramWebhookSecret string
+	TelegramMPS           int
+	StaffTelegramIDs      []int64
+
+	TwilioAccountSID          string
+	TwilioAuthToken           string
+	TwilioFrom                string
+	TwilioMessagingServiceSID string
+	TwilioAPIURL              string
+	SMSMaxSegments            int
+	SMSUnicode                bool
+	SMSMPS                    int
+
+	PublicBaseURL string
+	AdminToken    string
+	DefaultLang   string
+
+	StateTTL           time.Duration
+	ReminderDaysBefore int
+}
+
+// Var documents one environment variable.
+type Var struct {
+	Name, Default, Doc string
+}
+
+// Vars lists every variable the gateway reads, with its default and meaning.
+var Vars = []Var{
+	{"HTTP_ADDR", ":8080", "Address the HTTP server listens on (health, metrics, webhooks, staff API)."},
+	{"LOG_LEVEL", "info", "debug, info, warn or error."},
+	{"REDIS_URL", "(unset: embedded Redis with demo data)", "redis:// or rediss:// URL. Several hosts separated by commas make a Redis Cluster (redis://h1:6379,h2:6379); add ?master_name=NAME to name a Sentinel master, the hosts then being the sentinels."},
+	{"LOOKUP_HASH_KEY", "(generated for the embedded demo)", "Secret key (at least 32 characters) for the keyed hash of citizen ID numbers. Required when REDIS_URL is set; keep it stable, or imported records can no longer be verified."},
+	{"DATA_DIR", "(unset: embedded data)", "Directory whose files override the embedded data files (i18n/, nlu/, knowledge/, demo/) file by file."},
+	{"TELEGRAM_TOKEN", "", "Bot token from BotFather. Unset: no Telegram channel."},
+	{"TELEGRAM_API_URL", "https://api.telegram.org", "Base URL of the Bot API (tests point it at a local server; a self-hosted Bot API server works too)."},
+	{"TELEGRAM_WEBHOOK_URL", "", "Public HTTPS URL Telegram posts updates to (ending in /telegram/webhook). Unset: long polling."},
+	{"TELEGRAM_WEBHOOK_SECRET", "(required with TELEGRAM_WEBHOOK_URL)", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -."},
+	{"TELEGRAM_MPS", "30", "Telegram messages per second in total, shared by all replicas (1 per second per chat always applies)."},
+	{"STAFF_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of staff (may use /broadcast and /stats)."},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...). Unset: no SMS channel."},
+	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token: signs webhooks and authenticates REST calls."},
+	{"TWILIO_FROM", "", "Sender number in E.164 for outbound SMS (or use TWILIO_MESSAGING_SERVICE_SID)."},
+	{"TWILIO_MESSAGING_SERVICE_SID", "", "Messaging service SID (MG...) for outbound SMS, instead of TWILIO_FROM."},
+	{"TWILIO_API_URL", "https://api.twilio.com", "Base URL of the Twilio REST API (tests point it at a local server)."},
+	{"SMS_MAX_SEGMENTS", "2", "Longest SMS reply, in segments (1-10)."},
+	{"SMS_UNICODE", "false", "true keeps Vietnamese diacritics in SMS (UCS-2: 70 characters a segment instead of 160)."},
+	{"SMS_MPS", "10", "Outbound SMS per second, shared by all replicas."},
+	{"PUBLIC_BASE_URL", "", "Externally visible base URL (https://gw.example.gov.vn): webhook signatures are checked against it and callback URLs built from it. Required for the SMS channel."},
+	{"ADMIN_TOKEN", "", "Bearer token for the staff API (/api/...). Unset: the staff API is disabled."},
+	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
+	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
+	{"REMINDER_DAYS_BEFORE", "2", "Days before a payment date that subscribers of the commune get a reminder."},
+}
+
+// Load reads and validates the configuration through getenv (os.Getenv in main).
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	var errs []error
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...)))
+	}
+	c := Config{
+		HTTPAddr:                  orDefault(get("HTTP_ADDR"), ":8080"),
+		LogLevel:                  strings.ToLower(orDefault(get("LOG_LEVEL"), "info")),
+		RedisURL:                  get("REDIS_URL"),
+		LookupHashKey:             getenv("LOOKUP_HASH_KEY"),
+		DataDir:                   get("DATA_DIR"),
+		TelegramToken:             get("TELEGRAM_TOKEN"),
+		TelegramAPIURL:            strings.TrimRight(orDefault(get("TELEGRAM_API_URL"), "https://api.telegram.org"), "/"),
+		TelegramWebhookURL:        get("TELEGRAM_WEBHOOK_URL"),
+		TelegramWebhookSecret:     get("TELEGRAM_WEBHOOK_SECRET"),
+		TwilioAccountSID:          get("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:           get("TWILIO_AUTH_TOKEN"),
+		TwilioFrom:                get("TWILIO_FROM"),
+		TwilioMessagingServiceSID: get("TWILIO_MESSAGING_SERVICE_SID"),
+		TwilioAPIURL:              strings.TrimRight(orDefault(get("TWILIO_API_URL"), "https://api.twilio.com"), "/"),
+		PublicBaseURL:             strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
+		AdminToken:                get("ADMIN_TOKEN"),
+		DefaultLang:               orDefault(get("DEFAULT_LANG"), "vi"),
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if c.RedisURL != "" {
+		if _, err := RedisOptions(c.RedisURL); err != nil {
+			bad("REDIS_URL", "%v", err)
+		}
+		if len(c.LookupHashKey) < 32 {
+			bad("LOOKUP_HASH_KEY", "required when REDIS_URL is set, at least 32 characters (e.g. `openssl rand -hex 32`)")
+		}
+	} else if c.LookupHashKey != "" && len(c.LookupHashKey) < 32 {
+		bad("LOOKUP_HASH_KEY", "at least 32 characters")
+	}
+	if i18n.Lang(c.DefaultLang) != strings.ToLower(c.DefaultLang) {
+		bad("DEFAULT_LANG", "must be vi or en, not %q", c.DefaultLang)
+	}
+	c.DefaultLang = strings.ToLower(c.DefaultLang)
+	checkURL := func(name, v string, httpsOnly bool) {
+		if v == "" {
+			return
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && (httpsOnly || u.Scheme != "http")) {
+			want := "an http(s) URL"
+			if httpsOnly {
+				want = "an https URL"
+			}
+			bad(name, "must be %s, not %q", want, v)
+		}
+	}
+	checkURL("TELEGRAM_API_URL", c.TelegramAPIURL, false)
+	checkURL("TWILIO_API_URL", c.TwilioAPIURL, false)
+	checkURL("PUBLIC_BASE_URL", c.PublicBaseURL, false)
+	checkURL("TELEGRAM_WEBHOOK_URL", c.TelegramWebhookURL, true)
+	if c.TelegramWebhookURL != "" {
+		if c.TelegramToken == "" {
+			bad("TELEGRAM_WEBHOOK_URL", "set without TELEGRAM_TOKEN")
+		}
+		if !validSecretToken(c.TelegramWebhookSecret) {
+			bad("TELEGRAM_WEBHOOK_SECRET", "required with TELEGRAM_WEBHOOK_URL: 1-256 characters of A-Z a-z 0-9 _ -")
+		}
+	}
+	if c.TelegramToken != "" && !strings.Contains(c.TelegramToken, ":") {
+		bad("TELEGRAM_TOKEN", "does not look like a bot token (123456:ABC...)")
+	}
+	for _, f := range strings.Split(get("STAFF_TELEGRAM_IDS"), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || id <= 0 {
+			bad("STAFF_TELEGRAM_IDS", "%q is not a Telegram user id", f)
+			continue
+		}
+		c.StaffTelegramIDs = append(c.StaffTelegramIDs, id)
+	}
+	if c.TwilioAccountSID != "" {
+		if !strings.HasPrefix(c.TwilioAccountSID, "AC") {
+			bad("TWILIO_ACCOUNT_SID", "must start with AC")
+		}
+		if c.TwilioAuthToken == "" {
+			bad("TWILIO_AUTH_TOKEN", "required with TWILIO_ACCOUNT_SID")
+		}
+		if c.TwilioFrom == "" && c.TwilioMessagingServiceSID == "" {
+			bad("TWILIO_FROM", "set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID for outbound SMS")
+		}
+		if c.PublicBaseURL == "" {
+			bad("PUBLIC_BASE_URL", "required with TWILIO_ACCOUNT_SID: webhook signatures are checked against it")
+		}
+	}
+	c.TelegramMPS = intVar(get, "TELEGRAM_MPS", 30, 1, 1000, bad)
+	c.SMSMaxSegments = intVar(get, "SMS_MAX_SEGMENTS", 2, 1, 10, bad)
+	c.SMSMPS = intVar(get, "SMS_MPS", 10, 1, 10000, bad)
+	c.ReminderDaysBefore = intVar(get, "REMINDER_DAYS_BEFORE", 2, 0, 30, bad)
+	if v := get("SMS_UNICODE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("SMS_UNICODE", "must be true or false, not %q", v)
+		}
+		c.SMSUnicode = b
+	}
+	c.StateTTL = 30 * time.Minute
+	if v := get("STATE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 7*24*time.Hour {
+			bad("STATE_TTL", "must be a duration between 1m and 168h, not %q", v)
+		}
+		c.StateTTL = d
+	}
+	return c, errors.Join(errs...)
+}
+
+func intVar(get func(string) string, name string, def, lo, hi int, bad func(string, string, ...any)) int {
+	v := get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		bad(name, "must be a whole number from %d to %d, not %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func validSecretToken(s string) bool {
+	if len(s) < 1 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// TelegramEnabled reports whether the Telegram channel is configured.
+func (c Config) TelegramEnabled() bool { return c.TelegramToken != "" }
+
+// SMSEnabled reports whether the SMS channel is configured.
+func (c Config) SMSEnabled() bool { return c.TwilioAccountSID != "" }
+
+// Embedded reports whether the gateway runs on its in-process Redis with demo data.
+func (c Config) Embedded() bool { return c.RedisURL == "" }

@@ -1,0 +1,146 @@
+// Package i18n holds the gateway's user-facing texts in Vietnamese and English (catalogs loaded
+// from data files) and the Vietnamese text normalization that understanding and SMS rendering
+// rest on: Unicode NFC, lower-casing, diacritic folding (including đ/Đ, which has no Unicode
+// decomposition), full-width to ASCII, whitespace and punctuation clean-up, and chat abbreviations.
+package i18n
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
+)
+
+// foldTable maps every precomposed Latin letter with diacritics to its base letter.
+// Built once from Unicode decompositions; đ/Đ are added by hand (they do not decompose).
+var foldTable = func() map[rune]rune {
+	m := make(map[rune]rune, 512)
+	add := func(lo, hi rune) {
+		for r := lo; r <= hi; r++ {
+			d := norm.NFD.String(string(r))
+			base, _ := utf8.DecodeRuneInString(d)
+			if base != r && base < utf8.RuneSelf {
+				m[r] = base
+			}
+		}
+	}
+	add(0x00C0, 0x024F) // Latin-1 Supplement, Latin Extended-A/B
+	add(0x1E00, 0x1EFF) // Latin Extended Additional (most Vietnamese letters)
+	m['đ'], m['Đ'] = 'd', 'D'
+	m['ð'], m['Ð'] = 'd', 'D'
+	return m
+}()
+
+// FoldRune returns r without its diacritics (ế → e, Đ → D). Combining marks fold to -1 (dropped).
+func FoldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		return r
+	}
+	if b, ok := foldTable[r]; ok {
+		return b
+	}
+	if unicode.Is(unicode.Mn, r) {
+		return -1
+	}
+	return r
+}
+
+// Fold removes Vietnamese (and other Latin) diacritics, mapping đ/Đ to d/D and keeping case:
+// "Đăng ký Hưởng" → "Dang ky Huong". Input in NFD (combining marks) is folded too.
+func Fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	return strings.Map(FoldRune, s)
+}
+
+// Normalize prepares text for matching while keeping diacritics: invalid UTF-8 is replaced,
+// the text is put in NFC, full-width forms become ASCII, letters are lower-cased, every run of
+// punctuation, symbols and white space becomes one space, and the ends are trimmed.
+// Characters inside words that join codes and numbers ("tb-2025-000123", "1.000.000") are kept
+// when they stand between two letters or digits.
+func Normalize(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, " ")
+	}
+	s = norm.NFC.String(s)
+	s = width.Fold.String(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // suppress leading spaces
+	runes := []rune(s)
+	for i, r := range runes {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(unicode.ToLower(r))
+			space = false
+		case unicode.Is(unicode.Mn, r):
+			// A stray combining mark NFC could not compose: keep it with its letter.
+			if !space {
+				b.WriteRune(r)
+			}
+		case (r == '-' || r == '.' || r == '/') && i > 0 && i+1 < len(runes) &&
+			isAlnum(runes[i-1]) && isAlnum(runes[i+1]):
+			b.WriteRune(r)
+		default:
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+		}
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// Key is Normalize followed by Fold: the form used to compare what people type, with or without
+// diacritics ("Hồ sơ  NKT!" → "ho so nkt").
+func Key(s string) string { return Fold(Normalize(s)) }
+
+// abbreviations are common Vietnamese chat and SMS shorthands, keyed by their folded form.
+var abbreviations = map[string]string{
+	"ko": "khong", "k": "khong", "kg": "khong", "khg": "khong", "hok": "khong", "hong": "khong", "hem": "khong",
+	"dc": "duoc", "dk": "duoc", "đc": "duoc", "đk": "duoc",
+	"bn": "bao nhieu", "bnh": "bao nhieu", "bh": "bao gio", "bg": "bao gio",
+	"j": "gi", "z": "vay", "v": "vay",
+	"ntn": "nhu the nao", "sao": "sao",
+	"ad": "admin", "mn": "moi nguoi", "ng": "nguoi", "nguoj": "nguoi",
+	"t": "toi", "tui": "toi", "e": "em", "a": "anh", "c": "chi",
+	"tks": "cam on", "thks": "cam on", "thanks": "cam on", "thank": "cam on", "ty": "cam on",
+	"ok": "ok", "oke": "ok", "okie": "ok",
+	"r": "roi", "ns": "noi", "lm": "lam", "ms": "moi", "cx": "cung", "ck": "chong", "vk": "vo",
+	"nct": "nguoi cao tuoi", "nkt": "nguoi khuyet tat",
+	"bhyt": "bao hiem y te", "bhxh": "bao hiem xa hoi", "cccd": "can cuoc cong dan", "cmnd": "chung minh nhan dan",
+	"ubnd": "uy ban nhan dan", "tcxh": "tro cap xa hoi", "tc": "tro cap",
+}
+
+// ExpandAbbreviations rewrites known chat shorthands in a folded, normalized text
+// ("ko dc bn" → "khong duoc bao nhieu"). Words it does not know are kept. Note that "dk" is
+// ambiguous: as the first word of an SMS it is the subscribe keyword, which callers check first.
+func ExpandAbbreviations(key string) string {
+	if key == "" {
+		return key
+	}
+	words := strings.Fields(key)
+	changed := false
+	for i, w := range words {
+		if x, ok := abbreviations[w]; ok && x != w {
+			words[i] = x
+			changed = true
+		}
+	}
+	if !changed {
+		return key
+	}
+	return strings.Join(words, " ")
+}

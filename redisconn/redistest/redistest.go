@@ -1,0 +1,123 @@
+// Package redistest gives tests a Redis: a real redis-server started on a free loopback port
+// when the binary is on PATH, otherwise miniredis (saying so). When the CI environment variable is
+// set and redis-server is missing, it fails instead of falling back, so CI always exercises the
+// real server.
+//
+// One server is started per test binary; every New call gets a database of its own, flushed, so
+// tests stay isolated without paying a server start each.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+const databases = 4096
+
+var (
+	once    sync.Once
+	addr    string
+	real    bool
+	nextDB  int
+	mu      sync.Mutex
+	initErr error
+)
+
+// Real reports whether tests run against a real redis-server (after the first New or Addr).
+func Real() bool { return real }
+
+// Addr returns the address of the shared test server, starting it if needed, and whether it is a
+// real redis-server. Benchmarks use it to measure the real server.
+func Addr(tb testing.TB) (string, bool) {
+	tb.Helper()
+	once.Do(start)
+	if initErr != nil {
+		tb.Fatalf("redistest: %v", initErr)
+	}
+	return addr, real
+}
+
+// New returns a client on an empty database of its own, closed when the test ends.
+// Without redis-server it returns a miniredis client (and the test log says so).
+func New(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	once.Do(start)
+	if initErr != nil {
+		tb.Fatalf("redistest: %v", initErr)
+	}
+	if !real {
+		tb.Log("redistest: redis-server not on PATH; using miniredis (install redis-server to test against a real server)")
+		m := miniredis.RunT(tb)
+		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		tb.Cleanup(func() { c.Close() })
+		return c
+	}
+	mu.Lock()
+	db := nextDB
+	nextDB = (nextDB + 1) % databases
+	mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		tb.Fatalf("redistest: flush db %d: %v", db, err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func start() {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			initErr = fmt.Errorf("redis-server not on PATH and CI is set: install it (apt-get install redis-server)")
+		}
+		return
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		initErr = err
+		return
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--databases", fmt.Sprint(databases))
+	// The server dies with the test binary.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		initErr = fmt.Errorf("start redis-server: %w", err)
+		return
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+				close(ready)
+				signalled = true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		initErr = fmt.Errorf("redis-server did not become ready on port %d", port)
+		return
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	real = true
+}
