@@ -172,3 +172,19 @@ func IsRetryable(err error) bool {
 	se := SendErrorOf(err)
 	return se != nil && se.Kind == Retryable
 }
+
+// Mask hides most of an identifier for logs and audit records: a phone number, a chat id, an
+// application code. It keeps the first three and last two characters ("+8491*****67"); values of
+// six characters or fewer become "***". Names and citizen ID numbers are never logged at all.
+func Mask(s string) string {
+	r := []rune(s)
+	if len(r) <= 6 {
+		return "***"
+	}
+	out := make([]rune, 0, len(r))
+	out = append(out, r[:3]...)
+	for range r[3 : len(r)-2] {
+		out = append(out, '*')
+	}
+	return string(append(out, r[len(r)-2:]...))
+}
