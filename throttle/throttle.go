@@ -70,7 +70,7 @@ func (l *Limiter) Take(ctx context.Context, bucket string, lim Limit, priority b
 		tolerance -= interval * math.Ceil(float64(burst)/5)
 		tolerance = max(tolerance, 0)
 	}
-	keys := []string{l.prefix + bucket, l.prefix + bucket + ":pause"}
+	keys := []string{l.key(bucket), l.pauseKey(bucket)}
 	us, err := gcra.Run(ctx, l.rdb, keys, strconv.FormatInt(int64(interval), 10), strconv.FormatInt(int64(tolerance), 10)).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("throttle %s: %w", bucket, err)
@@ -115,7 +115,7 @@ func (l *Limiter) Pause(ctx context.Context, bucket string, d time.Duration) err
 	if d <= 0 {
 		return nil
 	}
-	key := l.prefix + bucket + ":pause"
+	key := l.pauseKey(bucket)
 	cur, err := l.rdb.PTTL(ctx, key).Result()
 	if err != nil {
 		return fmt.Errorf("throttle pause %s: %w", bucket, err)
@@ -128,9 +128,13 @@ func (l *Limiter) Pause(ctx context.Context, bucket string, d time.Duration) err
 
 // Paused returns how long bucket stays paused (0 if it is not).
 func (l *Limiter) Paused(ctx context.Context, bucket string) (time.Duration, error) {
-	d, err := l.rdb.PTTL(ctx, l.prefix+bucket+":pause").Result()
+	d, err := l.rdb.PTTL(ctx, l.pauseKey(bucket)).Result()
 	if err != nil {
 		return 0, err
 	}
 	return max(d, 0), nil
 }
+
+// A bucket's keys share a hash tag, so the script's two keys live in one Redis Cluster slot.
+func (l *Limiter) key(bucket string) string      { return l.prefix + "{" + bucket + "}" }
+func (l *Limiter) pauseKey(bucket string) string { return l.prefix + "{" + bucket + "}:pause" }
