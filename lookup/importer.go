@@ -1,0 +1,640 @@
+package lookup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Summary counts the rows of one import. Imported rows were written (new or newer versions);
+// Unchanged rows had an equal or older version already stored; Rejected rows were invalid and
+// nothing of them was written. StatusChanges counts the change events appended to
+// ChangesStream. Errors lists the first MaxErrors rejected rows.
+type Summary struct {
+	Imported, Unchanged, Rejected int
+	StatusChanges                 int
+	Errors                        []RowError
+}
+
+// Rows is the number of rows the summary covers.
+func (s Summary) Rows() int { return s.Imported + s.Unchanged + s.Rejected }
+
+// RowError says why a row was rejected. Line is the file's line number (the header is line 1
+// in CSV); Code is the row's application code when it has one.
+type RowError struct {
+	Line   int
+	Code   string
+	Reason string
+}
+
+func (e RowError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("line %d (%s): %s", e.Line, e.Code, e.Reason)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+}
+
+// RowResult is the outcome of one row, as ChangesHandler reports it.
+type RowResult struct {
+	Line   int    `json:"line"`
+	Code   string `json:"code,omitempty"`
+	Result string `json:"result"` // imported, unchanged or rejected
+	Reason string `json:"reason,omitempty"`
+}
+
+// Row outcomes.
+const (
+	ResultImported  = "imported"
+	ResultUnchanged = "unchanged"
+	ResultRejected  = "rejected"
+)
+
+// Pipeline shape: the parser fills batches of batchSize rows; `workers` goroutines each send one
+// batch per round trip (one script call), so parsing overlaps with Redis work.
+const (
+	batchSize = 256
+	workers   = 4
+	maxLine   = 64 << 10 // longest JSONL line
+)
+
+// Formats accepted by the importers.
+const (
+	FormatCSV   = "csv"
+	FormatJSONL = "jsonl"
+)
+
+// FormatOf returns the import format for a file name's extension ("" if unknown).
+func FormatOf(name string) string {
+	n := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(n, ".csv"):
+		return FormatCSV
+	case strings.HasSuffix(n, ".jsonl"), strings.HasSuffix(n, ".ndjson"):
+		return FormatJSONL
+	}
+	return ""
+}
+
+// ImportApplications reads applications (CSV with a header, or JSONL with the same field names)
+// and writes each valid row in one atomic step: the record replaces the stored one only when its
+// updated_at is newer, the phone index follows, and a status change appends one event to
+// ChangesStream. Invalid rows and a later row repeating a code are rejected with their line
+// number and the rest goes on. Memory stays flat except 12 bytes per row for duplicate
+// detection. progress, if not nil, is called from one goroutine with the rows done so far.
+// The error is for the import as a whole (unreadable header, Redis down, ctx cancelled); the
+// Summary then covers the rows finished before it.
+func (s *Store) ImportApplications(ctx context.Context, r io.Reader, format string, progress func(rows int)) (Summary, error) {
+	return s.importApplications(ctx, r, format, progress, nil)
+}
+
+func (s *Store) importApplications(ctx context.Context, r io.Reader, format string, progress func(int), each func(RowResult)) (Summary, error) {
+	rows, err := newRowReader(r, format, appFields)
+	if err != nil {
+		return Summary{}, err
+	}
+	dup := func(v map[string]string) (string, string) {
+		code := clip(strings.TrimSpace(v["code"]))
+		key, _ := NormalizeCode(code)
+		return key, code
+	}
+	prep := func(v map[string]string) (job, error) {
+		rec, err := s.parseApp(v)
+		if err != nil {
+			return job{}, err
+		}
+		return job{
+			key: appKey(rec.codeKey),
+			args: []any{rec.version(), rec.status, rec.phone, rec.encode(), rec.codeKey, rec.code,
+				rec.updated.Format(time.RFC3339Nano)},
+		}, nil
+	}
+	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
+		keys := make([]string, 1, len(jobs)+1)
+		keys[0] = ChangesStream
+		args := make([]any, 0, 2+7*len(jobs))
+		args = append(args, tag+":", ChangesMaxLen)
+		for _, j := range jobs {
+			keys = append(keys, j.key)
+			args = append(args, j.args...)
+		}
+		return runInts(ctx, s.rdb, writeAppsScript, keys, args)
+	}
+	return s.pipeline(ctx, rows, dup, prep, exec, progress, each)
+}
+
+// ImportSchedules reads payment sessions (commune,date,start_time,end_time,place,method; CSV or
+// JSONL). A session is identified by commune, date and start time: a row with the same identity
+// and other content replaces it (imported), the same content is unchanged. Sessions that started
+// more than 90 days before now are dropped from the commune as it is written.
+func (s *Store) ImportSchedules(ctx context.Context, r io.Reader, format string, progress func(rows int)) (Summary, error) {
+	rows, err := newRowReader(r, format, scheduleFields)
+	if err != nil {
+		return Summary{}, err
+	}
+	dup := func(v map[string]string) (string, string) {
+		c, ok := s.Commune(v["commune"])
+		if !ok {
+			return "", ""
+		}
+		return c + "\x00" + strings.TrimSpace(v["date"]) + "\x00" + strings.TrimSpace(v["start_time"]), ""
+	}
+	prep := func(v map[string]string) (job, error) {
+		sc, err := s.parseSchedule(v)
+		if err != nil {
+			return job{}, err
+		}
+		return job{key: scheduleKey(sc.Commune), args: []any{sc.Start.Unix(), sc.member()}}, nil
+	}
+	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
+		keys := make([]string, 0, len(jobs))
+		args := make([]any, 0, 1+2*len(jobs))
+		args = append(args, s.now().Add(-90*24*time.Hour).Unix())
+		for _, j := range jobs {
+			keys = append(keys, j.key)
+			args = append(args, j.args...)
+		}
+		return runInts(ctx, s.rdb, writeSchedulesScript, keys, args)
+	}
+	return s.pipeline(ctx, rows, dup, prep, exec, progress, nil)
+}
+
+// job is one valid row on its way to Redis.
+type job struct {
+	line int
+	code string
+	key  string
+	args []any
+}
+
+// rawRow is a row read but not yet validated.
+type rawRow struct {
+	line int
+	code string
+	v    map[string]string
+}
+
+type batch struct {
+	rows []rawRow
+}
+
+// pipeline runs read → batches → workers (validate, write) → collector. The reader goroutine
+// only splits rows and detects duplicates (dup returns the identity of a row, "" when it has
+// none, and the code to report); workers validate with prep and write each batch with exec.
+func (s *Store) pipeline(ctx context.Context, rows rowReader,
+	dup func(map[string]string) (string, string),
+	prep func(map[string]string) (job, error),
+	exec func(context.Context, []job) ([]int64, error),
+	progress func(int), each func(RowResult)) (Summary, error) {
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	work := make(chan batch, workers)
+	results := make(chan []RowResult, workers*2)
+
+	var sum Summary
+	collected := make(chan struct{})
+	go func() { // collector: the only goroutine touching sum
+		defer close(collected)
+		lastProgress := 0
+		for rs := range results {
+			for _, r := range rs {
+				switch r.Result {
+				case ResultImported:
+					sum.Imported++
+				case ResultUnchanged:
+					sum.Unchanged++
+				case ResultRejected:
+					sum.Rejected++
+					if len(sum.Errors) < MaxErrors {
+						sum.Errors = append(sum.Errors, RowError{Line: r.Line, Code: r.Code, Reason: r.Reason})
+					}
+				case "changed":
+					sum.Imported++
+					sum.StatusChanges++
+					r.Result = ResultImported
+				}
+				if each != nil {
+					each(r)
+				}
+			}
+			if progress != nil && sum.Rows()-lastProgress >= 1024 {
+				lastProgress = sum.Rows()
+				progress(lastProgress)
+			}
+		}
+		if progress != nil && sum.Rows() != lastProgress {
+			progress(sum.Rows())
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				out := make([]RowResult, 0, len(b.rows))
+				jobs := make([]job, 0, len(b.rows))
+				for _, r := range b.rows {
+					j, err := prep(r.v)
+					if err != nil {
+						out = append(out, RowResult{Line: r.line, Code: r.code, Result: ResultRejected, Reason: err.Error()})
+						continue
+					}
+					j.line, j.code = r.line, r.code
+					jobs = append(jobs, j)
+				}
+				var codes []int64
+				var err error
+				if len(jobs) > 0 {
+					codes, err = exec(ctx, jobs)
+				}
+				if err == nil && len(codes) != len(jobs) {
+					err = fmt.Errorf("lookup: script returned %d results for %d rows", len(codes), len(jobs))
+				}
+				if err != nil {
+					cancel(fmt.Errorf("lookup: write rows from line %d: %w", jobs[0].line, err))
+					continue
+				}
+				for i, j := range jobs {
+					res := ResultUnchanged
+					switch codes[i] {
+					case 1:
+						res = ResultImported
+					case 2:
+						res = "changed"
+					}
+					out = append(out, RowResult{Line: j.line, Code: j.code, Result: res})
+				}
+				results <- out
+			}
+		}()
+	}
+
+	parseErr := func() error {
+		seen := map[uint64]uint32{} // duplicate key hash → first line
+		cur := batch{rows: make([]rawRow, 0, batchSize)}
+		send := func() error {
+			if len(cur.rows) == 0 {
+				return nil
+			}
+			select {
+			case work <- cur:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			cur = batch{rows: make([]rawRow, 0, batchSize)}
+			return nil
+		}
+		reject := func(line int, code, reason string) error {
+			select {
+			case results <- []RowResult{{Line: line, Code: code, Result: ResultRejected, Reason: reason}}:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			line, v, rowErr, err := rows.next()
+			if err == io.EOF {
+				return send()
+			}
+			if err != nil {
+				return err
+			}
+			if rowErr != nil {
+				code := ""
+				if v != nil {
+					code = clip(strings.TrimSpace(v["code"]))
+				}
+				if err := reject(line, code, rowErr.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			id, code := dup(v)
+			if id != "" {
+				h := fnv.New64a()
+				h.Write([]byte(id))
+				d := h.Sum64()
+				if first, ok := seen[d]; ok {
+					what := "code"
+					if code == "" {
+						what = "session (commune, date, start_time)"
+					}
+					if err := reject(line, code, fmt.Sprintf("duplicate %s, first on line %d", what, first)); err != nil {
+						return err
+					}
+					continue
+				}
+				seen[d] = uint32(line)
+			}
+			cur.rows = append(cur.rows, rawRow{line: line, code: code, v: v})
+			if len(cur.rows) == batchSize {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		}
+	}()
+	close(work)
+	wg.Wait()
+	close(results)
+	<-collected
+	slices.SortFunc(sum.Errors, func(a, b RowError) int { return a.Line - b.Line })
+	if parseErr != nil {
+		return sum, parseErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// runInts runs a script (EVALSHA, loading it when the server does not know it) and returns its
+// array of integers.
+func runInts(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, keys []string, args []any) ([]int64, error) {
+	v, err := sc.Run(ctx, rdb, keys, args...).Result()
+	if err != nil {
+		return nil, err
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("lookup: script returned %T", v)
+	}
+	out := make([]int64, len(arr))
+	for i, x := range arr {
+		n, ok := x.(int64)
+		if !ok {
+			return nil, fmt.Errorf("lookup: script returned %T in its array", x)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// writeAppsScript writes a batch of applications, each atomically and only when newer.
+// KEYS[1] = ChangesStream, KEYS[1+i] = record key of row i.
+// ARGV[1] = key prefix, ARGV[2] = changes MAXLEN, then 7 per row: version (µs), status, phone,
+// packed value, code key, code, updated_at (RFC 3339).
+// Returns per row 0 = unchanged (equal or older version), 1 = written, 2 = written and its
+// status changed (one event appended).
+var writeAppsScript = redis.NewScript(`
+local function idxAdd(k, ck)
+  local cur = redis.call('GET', k)
+  if not cur or cur == '' then
+    redis.call('SET', k, ck)
+  elseif not string.find(',' .. cur .. ',', ',' .. ck .. ',', 1, true) then
+    redis.call('SET', k, cur .. ',' .. ck)
+  end
+end
+local function idxDel(k, ck)
+  local cur = redis.call('GET', k)
+  if not cur then return end
+  local keep = {}
+  for c in string.gmatch(cur, '[^,]+') do
+    if c ~= ck then keep[#keep + 1] = c end
+  end
+  if #keep == 0 then redis.call('DEL', k) else redis.call('SET', k, table.concat(keep, ',')) end
+end
+local out = {}
+for i = 1, #KEYS - 1 do
+  local b = 2 + (i - 1) * 7
+  local ver, st, ph, val, ck, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5], ARGV[b+6], ARGV[b+7]
+  local key = KEYS[i + 1]
+  local old = redis.call('GET', key)
+  local res = 1
+  local ost, oph = nil, ''
+  if old then
+    local ov, s2, p2 = string.match(old, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31')
+    if ov and tonumber(ov) then
+      if tonumber(ov) >= tonumber(ver) then
+        res = 0
+      else
+        ost, oph = s2, p2
+      end
+    end
+  end
+  if res == 1 then
+    redis.call('SET', key, val)
+    if oph ~= ph then
+      if oph ~= '' then idxDel(ARGV[1] .. 'p:' .. oph, ck) end
+      if ph ~= '' then idxAdd(ARGV[1] .. 'p:' .. ph, ck) end
+    end
+    if ost and ost ~= st then
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'code', code, 'status', st, 'prev_status', ost, 'updated_at', upd)
+      res = 2
+    end
+  end
+  out[i] = res
+end
+return out
+`)
+
+// writeSchedulesScript upserts payment sessions. KEYS[i] = the commune's sorted set of row i.
+// ARGV[1] = drop sessions starting before this (unix seconds), then 2 per row: start, member.
+// Returns per row 0 = unchanged, 1 = written.
+var writeSchedulesScript = redis.NewScript(`
+local out = {}
+for i = 1, #KEYS do
+  local score, member = ARGV[2 * i], ARGV[2 * i + 1]
+  local cur = redis.call('ZRANGEBYSCORE', KEYS[i], score, score)
+  if #cur == 1 and cur[1] == member then
+    out[i] = 0
+  else
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], score, score)
+    redis.call('ZADD', KEYS[i], score, member)
+    out[i] = 1
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[1])
+end
+return out
+`)
+
+// rowReader yields the rows of a file. next returns io.EOF at the end; rowErr is set (with err
+// nil) when one row is malformed and reading can go on; err is fatal.
+type rowReader interface {
+	next() (line int, v map[string]string, rowErr error, err error)
+}
+
+func newRowReader(r io.Reader, format string, fields []string) (rowReader, error) {
+	switch strings.ToLower(format) {
+	case FormatCSV:
+		return newCSVRows(r, fields)
+	case FormatJSONL, "ndjson":
+		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: fields, v: map[string]string{}}, nil
+	}
+	return nil, fmt.Errorf("lookup: unknown format %q (csv or jsonl)", format)
+}
+
+type csvRows struct {
+	r    *csv.Reader
+	cols []string
+	v    map[string]string
+}
+
+func newCSVRows(r io.Reader, fields []string) (*csvRows, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, errors.New("lookup: empty file (want a header line)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lookup: header: %w", err)
+	}
+	c := &csvRows{r: cr, v: map[string]string{}}
+	seen := map[string]bool{}
+	for i, h := range header {
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff") // spreadsheet exports start with a BOM
+		}
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !oneOf(h, fields) {
+			return nil, fmt.Errorf("lookup: header: unknown column %q (want %s)", clip(h), strings.Join(fields, ","))
+		}
+		if seen[h] {
+			return nil, fmt.Errorf("lookup: header: column %q twice", h)
+		}
+		seen[h] = true
+		c.cols = append(c.cols, h)
+	}
+	for _, f := range fields {
+		if !seen[f] {
+			return nil, fmt.Errorf("lookup: header: missing column %q (want %s)", f, strings.Join(fields, ","))
+		}
+	}
+	return c, nil
+}
+
+func (c *csvRows) next() (int, map[string]string, error, error) {
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return 0, nil, nil, io.EOF
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.StartLine, nil, pe.Err, nil
+	}
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("lookup: read: %w", err)
+	}
+	line, _ := c.r.FieldPos(0)
+	c.v = make(map[string]string, len(c.cols))
+	for i, col := range c.cols {
+		if i < len(rec) {
+			c.v[col] = rec[i]
+		}
+	}
+	if len(rec) != len(c.cols) {
+		return line, c.v, fmt.Errorf("%d fields, want %d", len(rec), len(c.cols)), nil
+	}
+	return line, c.v, nil, nil
+}
+
+type jsonRows struct {
+	br     *bufio.Reader
+	fields []string
+	line   int
+	buf    []byte
+	v      map[string]string
+}
+
+func (j *jsonRows) next() (int, map[string]string, error, error) {
+	for {
+		line, tooLong, err := readLine(j.br, j.buf, maxLine)
+		j.buf = line[:0]
+		if err != nil && err != io.EOF {
+			return 0, nil, nil, fmt.Errorf("lookup: read: %w", err)
+		}
+		if len(line) == 0 && err == io.EOF && !tooLong {
+			return 0, nil, nil, io.EOF
+		}
+		j.line++
+		if tooLong {
+			return j.line, nil, fmt.Errorf("line longer than %d bytes", maxLine), nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			if err == io.EOF {
+				return 0, nil, nil, io.EOF
+			}
+			continue
+		}
+		j.v = make(map[string]string, len(j.fields))
+		rowErr := j.decode(line)
+		return j.line, j.v, rowErr, nil
+	}
+}
+
+func (j *jsonRows) decode(line []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value on the line")
+	}
+	var bad error // reported after every good field is copied, so the code can be reported
+	for k, val := range m {
+		if !oneOf(k, j.fields) {
+			bad = fmt.Errorf("unknown field %q", clip(k))
+			continue
+		}
+		switch x := val.(type) {
+		case string:
+			j.v[k] = x
+		case json.Number:
+			j.v[k] = x.String()
+		case nil:
+			j.v[k] = ""
+		default:
+			bad = fmt.Errorf("field %q: want a string", k)
+		}
+	}
+	return bad
+}
+
+// readLine reads one line (without limit on the reader's buffer) into buf; a line longer than
+// max is consumed and reported as tooLong.
+func readLine(br *bufio.Reader, buf []byte, max int) ([]byte, bool, error) {
+	buf = buf[:0]
+	tooLong := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > max {
+				tooLong = true
+				buf = buf[:0]
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return buf, tooLong, err
+	}
+}

@@ -1,0 +1,280 @@
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/i18n"
+)
+
+// Verify returns the application with this code when last4 are the last 4 digits of its
+// citizen ID. It costs one Redis round trip (one script): check the lockouts, read the record,
+// compare the keyed verifier, count a failure, append the audit entry.
+//
+// An unknown code, a malformed code and wrong digits all return ErrNoMatch after exactly the
+// same work, and each counts as a failure for the sender and for the code. After SenderLimit
+// failures from one sender, or CodeLimit for one code from anyone, within LockWindow, attempts
+// return *LockedError (with the time they are accepted again) without looking at the record.
+// sender identifies the asker ("telegram:12345", "sms:+8491..."); it is stored only as a keyed
+// hash and, masked, in the audit stream.
+func (s *Store) Verify(ctx context.Context, sender, code, last4 string) (*Application, error) {
+	if sender == "" {
+		return nil, errors.New("lookup: Verify needs a sender")
+	}
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		codeKey = "~invalid" // never a stored code; same work as an unknown one
+	}
+	last4 = strings.TrimSpace(last4)
+	v, err := verifyScript.Run(ctx, s.rdb,
+		[]string{appKey(codeKey), s.failSenderKey(sender), failCodeKey(codeKey), AuditStream},
+		s.verifier(codeKey, last4), LockWindow.Milliseconds(), SenderLimit, CodeLimit, AuditMaxLen,
+		Mask(sender), codeKey,
+	).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: verify: %w", err)
+	}
+	if len(v) != 2 {
+		return nil, fmt.Errorf("lookup: verify script returned %d values", len(v))
+	}
+	switch v[0] {
+	case "ok":
+		app, _, err := decodeApp(v[1])
+		return app, err
+	case "locked":
+		ms, _ := strconv.ParseInt(v[1], 10, 64)
+		if ms <= 0 {
+			ms = LockWindow.Milliseconds()
+		}
+		return nil, &LockedError{Until: s.now().Add(time.Duration(ms) * time.Millisecond)}
+	}
+	return nil, ErrNoMatch
+}
+
+// verifyScript: KEYS = record, sender failures, code failures, audit stream.
+// ARGV = verifier, window (ms), sender limit, code limit, audit MAXLEN, masked sender, code key.
+var verifyScript = redis.NewScript(`
+local fs = tonumber(redis.call('GET', KEYS[2]) or '0')
+local fc = tonumber(redis.call('GET', KEYS[3]) or '0')
+local function audit(result)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'code', 'sender', ARGV[6], 'code', ARGV[7], 'result', result)
+end
+local ls, lc = fs >= tonumber(ARGV[3]), fc >= tonumber(ARGV[4])
+if ls or lc then
+  local ttl = 0
+  if ls then ttl = math.max(ttl, redis.call('PTTL', KEYS[2])) end
+  if lc then ttl = math.max(ttl, redis.call('PTTL', KEYS[3])) end
+  audit('locked')
+  return {'locked', tostring(ttl)}
+end
+local val = redis.call('GET', KEYS[1])
+local stored = string.match(val or '', '^[^\31]*\31[^\31]*\31[^\31]*\31([^\31]*)') or ''
+if val and stored == ARGV[1] then
+  audit('ok')
+  return {'ok', val}
+end
+for _, k in ipairs({KEYS[2], KEYS[3]}) do
+  if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, ARGV[2]) end
+end
+audit('no_match')
+return {'no_match', ''}
+`)
+
+// ByPhone returns the applications registered to phone, in code order, in one round trip; the
+// lookup is audited (kind phone, sender masked, the codes found, no phone number). Call it only
+// with a number the channel proved to be the sender's own (a Telegram contact whose user is the
+// sender, or the SMS sender number): it is not rate-limited and not subject to the code lockout.
+// A number that is not a Vietnamese mobile returns no applications.
+func (s *Store) ByPhone(ctx context.Context, sender, phone string) ([]Application, error) {
+	e164, ok := NormalizePhone(phone)
+	if !ok {
+		e164 = "+84~invalid"
+	}
+	vals, err := byPhoneScript.Run(ctx, s.rdb, []string{phoneKey(e164), AuditStream},
+		tag+":a:", AuditMaxLen, Mask(sender)).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: by phone: %w", err)
+	}
+	var out []Application
+	for _, v := range vals {
+		app, p, err := decodeApp(v)
+		if err != nil {
+			return nil, err
+		}
+		if p == e164 {
+			out = append(out, *app)
+		}
+	}
+	slices.SortFunc(out, func(a, b Application) int { return strings.Compare(a.Code, b.Code) })
+	return out, nil
+}
+
+// byPhoneScript: KEYS = phone index, audit stream; ARGV = record key prefix, audit MAXLEN,
+// masked sender. Returns the packed records.
+var byPhoneScript = redis.NewScript(`
+local codes = {}
+for c in string.gmatch(redis.call('GET', KEYS[1]) or '', '[^,]+') do codes[#codes + 1] = c end
+table.sort(codes)
+local out = {}
+for _, c in ipairs(codes) do
+  local v = redis.call('GET', ARGV[1] .. c)
+  if v then out[#out + 1] = v end
+end
+local result = 'ok'
+if #out == 0 then result = 'none' end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', 'phone', 'sender', ARGV[3], 'code', table.concat(codes, ','), 'result', result)
+return out
+`)
+
+// NextPayment returns the commune's next payment session that has not ended by now (one in
+// progress counts), or nil, nil when none is scheduled or the commune is unknown. commune may be
+// written as people write it ("vu phuc").
+func (s *Store) NextPayment(ctx context.Context, commune string, now time.Time) (*Schedule, error) {
+	canon, ok := s.Commune(commune)
+	if !ok {
+		return nil, nil
+	}
+	ms, err := s.rdb.ZRangeByScore(ctx, scheduleKey(canon), &redis.ZRangeBy{
+		Min: strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10), Max: "+inf", Count: 16,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: schedule: %w", err)
+	}
+	for _, m := range ms {
+		sc, err := decodeSchedule(canon, m)
+		if err != nil {
+			return nil, err
+		}
+		if sc.End.After(now) {
+			return sc, nil
+		}
+	}
+	return nil, nil
+}
+
+// Watch records that a verified viewer on a channel wants status-change notifications for the
+// application (the core calls it after a successful Verify or ByPhone). The watcher list lives
+// WatchTTL after the last Watch. It returns ErrNoMatch when no such application is stored.
+func (s *Store) Watch(ctx context.Context, code string, ch gateway.Channel, chatID, lang string) error {
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		return ErrNoMatch
+	}
+	if !ch.Valid() || chatID == "" || strings.ContainsAny(chatID, ": \t\n") {
+		return fmt.Errorf("lookup: watch: bad channel %q or chat id", ch)
+	}
+	if l := i18n.Lang(lang); l != "" {
+		lang = l
+	} else {
+		lang = i18n.Langs[0]
+	}
+	n, err := watchScript.Run(ctx, s.rdb, []string{appKey(codeKey), watchKey(codeKey)},
+		string(ch)+":"+chatID, lang, WatchTTL.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("lookup: watch: %w", err)
+	}
+	if n == 0 {
+		return ErrNoMatch
+	}
+	return nil
+}
+
+// watchScript adds a watcher only if the application exists. KEYS = record, watchers.
+var watchScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+`)
+
+// Watcher is a chat that asked for status-change notifications of an application.
+type Watcher struct {
+	Channel gateway.Channel
+	ChatID  string
+	Lang    string
+}
+
+// Watchers lists the watchers of an application, sorted by channel and chat id.
+func (s *Store) Watchers(ctx context.Context, code string) ([]Watcher, error) {
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		return nil, nil
+	}
+	m, err := s.rdb.HGetAll(ctx, watchKey(codeKey)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: watchers: %w", err)
+	}
+	out := make([]Watcher, 0, len(m))
+	for k, lang := range m {
+		ch, id, ok := strings.Cut(k, ":")
+		if !ok {
+			continue
+		}
+		out = append(out, Watcher{Channel: gateway.Channel(ch), ChatID: id, Lang: lang})
+	}
+	slices.SortFunc(out, func(a, b Watcher) int {
+		if c := strings.Compare(string(a.Channel), string(b.Channel)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ChatID, b.ChatID)
+	})
+	return out, nil
+}
+
+// Unwatch removes a watcher (the person asked to stop, or the channel reports them gone).
+func (s *Store) Unwatch(ctx context.Context, code string, ch gateway.Channel, chatID string) error {
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		return nil
+	}
+	if err := s.rdb.HDel(ctx, watchKey(codeKey), string(ch)+":"+chatID).Err(); err != nil {
+		return fmt.Errorf("lookup: unwatch: %w", err)
+	}
+	return nil
+}
+
+// Phone returns the phone number registered with the application, in E.164, or "" when the
+// application has none or does not exist. It is for the SMS notification path only: the caller
+// must check that number opted in, and must not show it.
+func (s *Store) Phone(ctx context.Context, code string) (string, error) {
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		return "", nil
+	}
+	v, err := s.rdb.Get(ctx, appKey(codeKey)).Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("lookup: phone: %w", err)
+	}
+	_, p, err := decodeApp(v)
+	return p, err
+}
+
+// Get returns the stored application with this code without verification, or ErrNoMatch. It is
+// for staff tools and the notifier (which renders by code and status); never answer a citizen
+// with it before Verify or ByPhone.
+func (s *Store) Get(ctx context.Context, code string) (*Application, error) {
+	codeKey, ok := NormalizeCode(code)
+	if !ok {
+		return nil, ErrNoMatch
+	}
+	v, err := s.rdb.Get(ctx, appKey(codeKey)).Result()
+	if err == redis.Nil {
+		return nil, ErrNoMatch
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lookup: get: %w", err)
+	}
+	app, _, err := decodeApp(v)
+	return app, err
+}
