@@ -122,6 +122,12 @@ var abbreviations = map[string]string{
 	"nct": "nguoi cao tuoi", "nkt": "nguoi khuyet tat",
 	"bhyt": "bao hiem y te", "bhxh": "bao hiem xa hoi", "cccd": "can cuoc cong dan", "cmnd": "chung minh nhan dan",
 	"ubnd": "uy ban nhan dan", "tcxh": "tro cap xa hoi", "tc": "tro cap",
+	"mik": "minh", "mk": "minh", "mjk": "minh", "vs": "voi", "hk": "khong", "khum": "khong", "hem0": "khong",
+	"bik": "biet", "bit": "biet", "rui": "roi", "oy": "roi", "nhiu": "nhieu", "trc": "truoc", "kq": "ket qua",
+	"tl": "tra loi", "cb": "can bo", "gd": "gia dinh", "lun": "luon", "thui": "thoi", "wa": "qua", "fai": "phai",
+	"tb": "thong bao", "sdt": "so dien thoai", "dt": "dien thoai", "dthoai": "dien thoai", "tp": "thanh pho",
+	"dx": "duoc", "cj": "chi", "bnhieu": "bao nhieu", "bnhiu": "bao nhieu", "kbh": "khong bao gio",
+	"ldtbxh": "lao dong thuong binh xa hoi", "tbxh": "thuong binh xa hoi", "hdsd": "huong dan su dung",
 }
 
 // ExpandAbbreviations rewrites known chat shorthands in a folded, normalized text

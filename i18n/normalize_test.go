@@ -10,7 +10,7 @@ func TestFold(t *testing.T) {
 		{"đường Đê", "duong De"},
 		{"ỀỂỄỆ ừửữự ỳỷỹỵ", "EEEE uuuu yyyy"},
 		{"Thái Bình, Hưng Yên", "Thai Binh, Hung Yen"},
-		{"nghe\u0300", "nghe"},           // NFD input: combining grave dropped
+		{"nghe\u0300", "nghe"},         // NFD input: combining grave dropped
 		{"1.000.000 ₫", "1.000.000 ₫"}, // non-letters untouched
 	}
 	for _, c := range cases {
@@ -25,10 +25,10 @@ func TestNormalize(t *testing.T) {
 		{"  Hồ sơ   gồm những gì??? ", "hồ sơ gồm những gì"},
 		{"XIN CHÀO!!!", "xin chào"},
 		{"TT tb-2025-000123, 4567.", "tt tb-2025-000123 4567"},
-		{"１２３４ ＴＴ", "1234 tt"},                  // full-width digits and letters
-		{"nghe\u0300 nhi\u0300n", "nghè nhìn"},   // NFD composed to NFC
-		{"a\xffb", "a b"},                         // invalid UTF-8 becomes a separator
-		{"-- ... //", ""},                         // only punctuation
+		{"１２３４ ＴＴ", "1234 tt"},                 // full-width digits and letters
+		{"nghe\u0300 nhi\u0300n", "nghè nhìn"}, // NFD composed to NFC
+		{"a\xffb", "a b"},                      // invalid UTF-8 becomes a separator
+		{"-- ... //", ""},                      // only punctuation
 		{"mức 500.000 đ/tháng", "mức 500.000 đ/tháng"},
 		{"tab\tand\nnewline", "tab and newline"},
 	}

@@ -1,11 +1,307 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/nlu"
 )
 
-// cmdNLU is a placeholder until its issue lands.
+// cmdNLU runs `gateway nlu classify` (stdin lines → JSON lines) and `gateway nlu eval FILE [--json]`.
 func cmdNLU(ctx context.Context, env *environ, args []string) error {
-	return fmt.Errorf("not available yet")
+	if len(args) == 0 {
+		return fmt.Errorf("%w: missing classify or eval", errUsage)
+	}
+	switch args[0] {
+	case "classify":
+		if len(args) > 1 {
+			return fmt.Errorf("%w: classify takes no arguments (messages come on stdin)", errUsage)
+		}
+		c, err := loadClassifier(env)
+		if err != nil {
+			return err
+		}
+		return nluClassify(ctx, env, c)
+	case "eval":
+		var file string
+		asJSON := false
+		for _, a := range args[1:] {
+			switch {
+			case a == "--json" || a == "-json":
+				asJSON = true
+			case strings.HasPrefix(a, "-") && a != "-":
+				return fmt.Errorf("%w: unknown flag %s", errUsage, a)
+			case file != "":
+				return fmt.Errorf("%w: eval takes one FILE", errUsage)
+			default:
+				file = a
+			}
+		}
+		if file == "" {
+			return fmt.Errorf("%w: eval needs a FILE (JSONL with text and intent; - for stdin)", errUsage)
+		}
+		items, err := readLabelled(env, file)
+		if err != nil {
+			return err
+		}
+		c, err := loadClassifier(env)
+		if err != nil {
+			return err
+		}
+		rep := evaluate(c, items)
+		if asJSON {
+			enc := json.NewEncoder(env.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		rep.print(env.stdout)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown nlu command %q", errUsage, args[0])
+}
+
+// loadClassifier trains the classifier from the data files (DATA_DIR over the embedded ones)
+// with the communes of knowledge/communes.csv.
+func loadClassifier(env *environ) (*nlu.Classifier, error) {
+	fsys, err := data.Open(env.getenv("DATA_DIR"))
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	communes, err := readCommuneNames(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return nlu.Load(fsys, nlu.Options{Communes: communes})
+}
+
+// readCommuneNames reads the `name` column of knowledge/communes.csv (lines starting with # are
+// comments). A missing file gives no communes.
+func readCommuneNames(fsys fs.FS) ([]string, error) {
+	const name = "knowledge/communes.csv"
+	f, err := fsys.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %w", name, err)
+	}
+	col := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == "name" })
+	if col < 0 {
+		return nil, fmt.Errorf("%s: no name column in header", name)
+	}
+	var out []string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if col < len(rec) && strings.TrimSpace(rec[col]) != "" {
+			out = append(out, strings.TrimSpace(rec[col]))
+		}
+	}
+}
+
+// nluClassify writes one JSON object per input line, including empty lines, so output lines
+// match input lines.
+func nluClassify(ctx context.Context, env *environ, c *nlu.Classifier) error {
+	in := bufio.NewReader(env.stdin)
+	out := bufio.NewWriter(env.stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line, err := in.ReadString('\n')
+		if line != "" {
+			line = strings.TrimRight(line, "\r\n")
+			if err := enc.Encode(c.Classify(line)); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type labelledItem struct {
+	Text   string `json:"text"`
+	Intent string `json:"intent"`
+}
+
+// readLabelled reads a JSONL evaluation file; errors name the line.
+func readLabelled(env *environ, file string) ([]labelledItem, error) {
+	var r io.Reader
+	if file == "-" {
+		r = env.stdin
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	known := map[string]bool{}
+	for _, in := range nlu.Intents {
+		known[in] = true
+	}
+	var items []labelledItem
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := strings.TrimSpace(sc.Text())
+		if b == "" {
+			continue
+		}
+		var it labelledItem
+		if err := json.Unmarshal([]byte(b), &it); err != nil {
+			return nil, fmt.Errorf("%s:%d: bad JSON: %v", file, line, err)
+		}
+		if !known[it.Intent] {
+			return nil, fmt.Errorf("%s:%d: unknown intent %q", file, line, it.Intent)
+		}
+		items = append(items, it)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", file, line+1, err)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%s: no items", file)
+	}
+	return items, nil
+}
+
+// evalReport is what `nlu eval` prints.
+type evalReport struct {
+	Items    int     `json:"items"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy"`
+	// OOSFalseAcceptance is the share of out_of_scope items predicted as an in-scope intent.
+	OOSFalseAcceptance float64       `json:"oos_false_acceptance"`
+	Unsure             int           `json:"unsure"`
+	PerIntent          []intentScore `json:"per_intent"`
+	Confused           []confusion   `json:"confused"`
+}
+
+type intentScore struct {
+	Intent    string  `json:"intent"`
+	Support   int     `json:"support"`
+	Predicted int     `json:"predicted"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+}
+
+type confusion struct {
+	Expected  string `json:"expected"`
+	Predicted string `json:"predicted"`
+	Count     int    `json:"count"`
+}
+
+func evaluate(c *nlu.Classifier, items []labelledItem) evalReport {
+	rep := evalReport{Items: len(items)}
+	support := map[string]int{}
+	predicted := map[string]int{}
+	correct := map[string]int{}
+	pairs := map[[2]string]int{}
+	oos, oosAccepted := 0, 0
+	for _, it := range items {
+		r := c.Classify(it.Text)
+		support[it.Intent]++
+		predicted[r.Intent]++
+		if r.Unsure {
+			rep.Unsure++
+		}
+		if r.Intent == it.Intent {
+			correct[it.Intent]++
+			rep.Correct++
+		} else {
+			pairs[[2]string{it.Intent, r.Intent}]++
+		}
+		if it.Intent == nlu.OutOfScope {
+			oos++
+			if r.Intent != nlu.OutOfScope {
+				oosAccepted++
+			}
+		}
+	}
+	rep.Accuracy = ratio(rep.Correct, rep.Items)
+	rep.OOSFalseAcceptance = ratio(oosAccepted, oos)
+	for _, in := range nlu.Intents {
+		if support[in] == 0 && predicted[in] == 0 {
+			continue
+		}
+		rep.PerIntent = append(rep.PerIntent, intentScore{
+			Intent: in, Support: support[in], Predicted: predicted[in],
+			Precision: ratio(correct[in], predicted[in]), Recall: ratio(correct[in], support[in]),
+		})
+	}
+	for p, n := range pairs {
+		rep.Confused = append(rep.Confused, confusion{Expected: p[0], Predicted: p[1], Count: n})
+	}
+	slices.SortFunc(rep.Confused, func(a, b confusion) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Expected+" "+a.Predicted, b.Expected+" "+b.Predicted)
+	})
+	if len(rep.Confused) > 10 {
+		rep.Confused = rep.Confused[:10]
+	}
+	return rep
+}
+
+// ratio is n/d rounded to 4 decimals, 0 when d is 0.
+func ratio(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(int(float64(n)/float64(d)*10000+0.5)) / 10000
+}
+
+func (r evalReport) print(w io.Writer) {
+	fmt.Fprintf(w, "items: %d  correct: %d  accuracy: %.1f%%  unsure: %d\n", r.Items, r.Correct, 100*r.Accuracy, r.Unsure)
+	fmt.Fprintf(w, "out-of-scope false acceptance: %.1f%%\n\n", 100*r.OOSFalseAcceptance)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "intent\tsupport\tpredicted\tprecision\trecall\t")
+	for _, s := range r.PerIntent {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%.1f%%\t\n", s.Intent, s.Support, s.Predicted, 100*s.Precision, 100*s.Recall)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nmost confused (expected → predicted):")
+	if len(r.Confused) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, c := range r.Confused {
+		fmt.Fprintf(w, "  %3d  %s → %s\n", c.Count, c.Expected, c.Predicted)
+	}
 }

@@ -1,0 +1,218 @@
+package nlu
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// Feature weights: word features (unigrams, bigrams, first word) and character 3-grams are each
+// scaled to unit length, then the character group by charWeight.
+const (
+	charWeight = 0.6
+	epochs     = 18
+	learnRate  = 0.5
+	l2         = 1e-6
+)
+
+// model is a multinomial logistic regression over hashed sparse features.
+type model struct {
+	k     int              // classes
+	index map[uint64]int32 // feature hash → row
+	w     []float32        // rows of k weights
+	bias  []float64
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashBytes(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func hashTag(tag byte) uint64 { return (fnvOffset ^ uint64(tag)) * fnvPrime }
+
+// featureHashes calls emit for every feature of words with its value.
+func featureHashes(words []string, emit func(h uint64, val float32)) {
+	if len(words) == 0 {
+		return
+	}
+	// Word features: unigrams, bigrams (with sentence boundaries), first word.
+	nw := 2*len(words) + 2
+	wv := float32(1 / math.Sqrt(float64(nw)))
+	prev := hashBytes(hashTag('b'), "^")
+	for _, w := range words {
+		emit(hashBytes(hashTag('u'), w), wv)
+		emit(hashBytes(hashBytes(prev, " "), w), wv)
+		prev = hashBytes(hashTag('b'), w)
+	}
+	emit(hashBytes(hashBytes(prev, " "), "$"), wv)
+	emit(hashBytes(hashTag('f'), words[0]), wv)
+
+	// Character 3-grams over " w1 w2 ... wn ".
+	total := 1
+	for _, w := range words {
+		total += len(w) + 1
+	}
+	nc := 0
+	if total >= 3 {
+		nc += total - 2
+	}
+	if nc == 0 {
+		return
+	}
+	cv := float32(charWeight / math.Sqrt(float64(nc)))
+	// Walk the virtual string without building it.
+	var ring [3]byte
+	pos := 0
+	push := func(b byte) {
+		ring[pos%3] = b
+		pos++
+		if pos >= 3 {
+			h := hashTag('3')
+			for j := pos - 3; j < pos; j++ {
+				h = (h ^ uint64(ring[j%3])) * fnvPrime
+			}
+			emit(h, cv)
+		}
+	}
+	push(' ')
+	for _, w := range words {
+		for i := 0; i < len(w); i++ {
+			push(w[i])
+		}
+		push(' ')
+	}
+}
+
+// features fills w.feats with the model's known features of w.words.
+func (m *model) features(w *work) {
+	w.feats = w.feats[:0]
+	featureHashes(w.words, func(h uint64, val float32) {
+		if id, ok := m.index[h]; ok {
+			w.feats = append(w.feats, feat{id, val})
+		}
+	})
+}
+
+// probs fills w.scores with class probabilities for w.feats and returns the best class.
+func (m *model) probs(w *work) (int, float64) {
+	s := w.scores[:m.k]
+	copy(s, m.bias)
+	for _, f := range w.feats {
+		row := m.w[int(f.id)*m.k : int(f.id)*m.k+m.k]
+		v := float64(f.val)
+		for j, x := range row {
+			s[j] += v * float64(x)
+		}
+	}
+	best := 0
+	for j := range s {
+		if s[j] > s[best] {
+			best = j
+		}
+	}
+	max := s[best]
+	sum := 0.0
+	for j := range s {
+		s[j] = math.Exp(s[j] - max)
+		sum += s[j]
+	}
+	for j := range s {
+		s[j] /= sum
+	}
+	return best, s[best]
+}
+
+// predict classifies prepared words.
+func (m *model) predict(w *work) (int, float64) {
+	m.features(w)
+	return m.probs(w)
+}
+
+// trainModel fits the model with AdaGrad on the cross-entropy loss; deterministic (fixed seed).
+func trainModel(k int, data [][]feat, labels []int, rows int) *model {
+	m := &model{k: k, w: make([]float32, rows*k), bias: make([]float64, k)}
+	g2 := make([]float32, rows*k)
+	b2 := make([]float64, k)
+	order := make([]int, len(data))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := newWork(k)
+	for ep := 0; ep < epochs; ep++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, n := range order {
+			w.feats = data[n]
+			m.probs(w)
+			y := labels[n]
+			for j := 0; j < k; j++ {
+				g := w.scores[j]
+				if j == y {
+					g -= 1
+				}
+				b2[j] += g * g
+				m.bias[j] -= learnRate * g / (math.Sqrt(b2[j]) + 1e-8)
+				w.scores[j] = g
+			}
+			for _, f := range data[n] {
+				base := int(f.id) * k
+				for j := 0; j < k; j++ {
+					g := float32(w.scores[j])*f.val + l2*m.w[base+j]
+					if g == 0 {
+						continue
+					}
+					g2[base+j] += g * g
+					m.w[base+j] -= learnRate * g / (float32(math.Sqrt(float64(g2[base+j]))) + 1e-8)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// train builds a Classifier from examples.
+func train(examples []example, opts Options) *Classifier {
+	tp := newTextPrep()
+	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes)}
+	w := newWork(len(Intents))
+	words := make([][]string, len(examples))
+	for i, e := range examples {
+		tp.tokens(w, e.text)
+		tp.modelWords(w, false)
+		words[i] = append([]string(nil), w.words...)
+		tp.learn(words[i])
+	}
+	for _, name := range c.communes.names {
+		tp.tokens(w, name)
+		tp.modelWords(w, false)
+		tp.learn(w.words)
+	}
+	tp.index()
+
+	index := map[uint64]int32{}
+	data := make([][]feat, len(examples))
+	labels := make([]int, len(examples))
+	for i, ws := range words {
+		var fs []feat
+		featureHashes(ws, func(h uint64, val float32) {
+			id, ok := index[h]
+			if !ok {
+				id = int32(len(index))
+				index[h] = id
+			}
+			fs = append(fs, feat{id, val})
+		})
+		data[i] = fs
+		labels[i] = examples[i].label
+	}
+	c.model = trainModel(len(Intents), data, labels, len(index))
+	c.model.index = index
+	return c
+}

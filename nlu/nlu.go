@@ -1,0 +1,234 @@
+// Package nlu understands what a citizen's message asks: it classifies the message into one of the
+// fixed intents of the gateway (greeting, eligibility, payment, ...; see Intents) and extracts the
+// entities the conversation needs (application code, last four digits of the citizen ID, commune,
+// beneficiary category, age).
+//
+// It works in pure Go and learns at start-up from the department's own training examples
+// (data files nlu/*.jsonl): Load trains a multinomial logistic regression over word unigrams,
+// bigrams and character n-grams of the folded text (diacritics removed, chat abbreviations
+// expanded, small typos corrected against the training vocabulary). SMS keyword commands from
+// basic phones ("TT TB-2025-000123 4567", "LICH Vu Phuc", "HS NKT", "DK", "HUY", "HD") are
+// recognised by a small grammar before the model. A message the model is not confident about is
+// reported as out of scope with Unsure set, so that the caller answers "not understood" kindly.
+//
+// A Classifier is immutable after Load and safe for concurrent use.
+package nlu
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Intents lists the 17 labels in INTENTS.md order; OutOfScope = "out_of_scope".
+var Intents = []string{
+	"greeting", "help", "eligibility", "benefit_amount", "payment", "documents",
+	"application_status", "subscribe", "unsubscribe", "complaint", "contact_staff",
+	"change_language", "thanks", "health_insurance", "funeral_support", "relocation",
+	OutOfScope,
+}
+
+// OutOfScope is the intent of anything the gateway does not handle, and of messages it is unsure about.
+const OutOfScope = "out_of_scope"
+
+// Entity keys in Result.Entities.
+const (
+	EntityApplicationCode = "application_code"
+	EntityIDLast4         = "id_last4"
+	EntityCommune         = "commune"
+	EntityCategory        = "category"
+	EntityAge             = "age"
+)
+
+// Result is the understanding of one message.
+type Result struct {
+	Text       string            `json:"text"`
+	Intent     string            `json:"intent"`
+	Confidence float64           `json:"confidence"`
+	Entities   map[string]string `json:"entities"` // never nil; keys: application_code, id_last4, commune, category, age
+	// Unsure is true when confidence was below the acceptance threshold: Intent is then OutOfScope,
+	// and the core answers "not understood" kindly with the menu and a human contact.
+	Unsure bool `json:"-"`
+}
+
+// Options tune Load.
+type Options struct {
+	Communes []string // canonical commune names with diacritics ("Vũ Phúc"); entity `commune` returns one of these
+}
+
+// MaxInput is the number of bytes of a message that are looked at; the rest is ignored.
+const MaxInput = 2000
+
+// threshold is the acceptance threshold on the model's probability: below it the message is
+// treated as not understood.
+const threshold = 0.45
+
+// keywordConfidence is the confidence reported for a message that matched the SMS keyword grammar.
+const keywordConfidence = 0.99
+
+// Classifier classifies messages. Build it with Load.
+type Classifier struct {
+	model    *model
+	text     *textPrep
+	communes *communeIndex
+	scratch  sync.Pool // *work
+}
+
+// Load trains a classifier from the training files nlu/*.jsonl in fsys ({"text":..., "intent":...} per line);
+// errors name file and line (bad JSON, unknown intent, empty text). Blank lines and lines starting
+// with # or // are ignored. Every intent must have at least one example.
+func Load(fsys fs.FS, opts Options) (*Classifier, error) {
+	names, err := fs.Glob(fsys, "nlu/*.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return nil, errors.New("nlu: no training files nlu/*.jsonl")
+	}
+	var examples []example
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("nlu: %w", err)
+		}
+		ex, err := parseExamples(path.Base(name), b)
+		if err != nil {
+			return nil, err
+		}
+		examples = append(examples, ex...)
+	}
+	seen := make([]bool, len(Intents))
+	for _, e := range examples {
+		seen[e.label] = true
+	}
+	for i, ok := range seen {
+		if !ok {
+			return nil, fmt.Errorf("nlu: no training example for intent %q", Intents[i])
+		}
+	}
+	return train(examples, opts), nil
+}
+
+// example is one training example: its text and the index of its intent in Intents.
+type example struct {
+	text  string
+	label int
+}
+
+var intentIndex = func() map[string]int {
+	m := make(map[string]int, len(Intents))
+	for i, s := range Intents {
+		m[s] = i
+	}
+	return m
+}()
+
+// parseExamples reads JSONL training lines; errors name the file and the 1-based line.
+func parseExamples(name string, b []byte) ([]example, error) {
+	var out []example
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 || raw[0] == '#' || bytes.HasPrefix(raw, []byte("//")) {
+			continue
+		}
+		var rec struct {
+			Text   *string `json:"text"`
+			Intent string  `json:"intent"`
+		}
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return nil, fmt.Errorf("nlu: %s:%d: bad JSON: %v", name, line, err)
+		}
+		if rec.Text == nil || strings.TrimSpace(*rec.Text) == "" {
+			return nil, fmt.Errorf("nlu: %s:%d: empty text", name, line)
+		}
+		if !utf8.ValidString(*rec.Text) {
+			return nil, fmt.Errorf("nlu: %s:%d: text is not valid UTF-8", name, line)
+		}
+		idx, ok := intentIndex[rec.Intent]
+		if !ok {
+			return nil, fmt.Errorf("nlu: %s:%d: unknown intent %q", name, line, rec.Intent)
+		}
+		out = append(out, example{text: *rec.Text, label: idx})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("nlu: %s:%d: %v", name, line+1, err)
+	}
+	return out, nil
+}
+
+// capText cuts s to at most MaxInput bytes on a rune boundary.
+func capText(s string) string {
+	if len(s) <= MaxInput {
+		return s
+	}
+	cut := MaxInput
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// Classify understands one message: its intent, a confidence in 0..1 and its entities. A message
+// matching the SMS keyword grammar gets the keyword's intent; otherwise the model decides, and a
+// probability below the acceptance threshold yields OutOfScope with Unsure set. Safe for
+// concurrent use; any input is accepted (invalid UTF-8 is replaced, only the first MaxInput bytes count).
+func (c *Classifier) Classify(text string) Result {
+	text = capText(text)
+	w := c.getWork()
+	defer c.scratch.Put(w)
+	c.text.prepare(w, text)
+	res := Result{Text: text, Entities: c.entities(w)}
+	if intent, ok := c.keyword(w, res.Entities); ok {
+		res.Intent = Intents[intent]
+		res.Confidence = keywordConfidence
+		return res
+	}
+	if intent, conf, ok := c.bareCode(w); ok {
+		res.Intent = Intents[intent]
+		res.Confidence = conf
+		return res
+	}
+	label, p := c.model.predict(w)
+	res.Confidence = round3(p)
+	if p < threshold {
+		res.Intent = OutOfScope
+		res.Unsure = true
+		return res
+	}
+	res.Intent = Intents[label]
+	return res
+}
+
+// Entities extracts entities only (used for follow-up answers in multi-turn flows, e.g. a bare "4567").
+// The map is never nil.
+func (c *Classifier) Entities(text string) map[string]string {
+	text = capText(text)
+	w := c.getWork()
+	defer c.scratch.Put(w)
+	c.text.prepare(w, text)
+	return c.entities(w)
+}
+
+func (c *Classifier) getWork() *work {
+	if w, ok := c.scratch.Get().(*work); ok {
+		return w
+	}
+	return newWork(len(Intents))
+}
+
+func round3(p float64) float64 {
+	return float64(int(p*1000+0.5)) / 1000
+}
