@@ -2,9 +2,193 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/bot"
+	"github.com/socialaid-vn/gateway/broadcast"
+	"github.com/socialaid-vn/gateway/config"
+	"github.com/socialaid-vn/gateway/metrics"
+	"github.com/socialaid-vn/gateway/sms"
 )
 
+// shutdownGrace bounds a graceful stop: in-flight requests and sends get this long to finish,
+// so that the process exits within 10 seconds of SIGTERM.
+const shutdownGrace = 8 * time.Second
+
+// cmdServe runs the HTTP server and every configured channel until SIGINT/SIGTERM.
 func cmdServe(ctx context.Context, env *environ, args []string) error {
-	return fmt.Errorf("not available yet")
+	if len(args) > 0 {
+		return fmt.Errorf("%w: serve takes no arguments (configuration is by environment variables: gateway help config)", errUsage)
+	}
+	cfg, err := config.Load(env.getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(env.stderr, cfg.LogLevel)
+	srv, err := newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// server is a running gateway: HTTP endpoints, channels and workers.
+type server struct {
+	*app
+	mux       *http.ServeMux
+	bot       *bot.Bot
+	sms       *sms.Channel
+	broadcast *broadcast.Service
+}
+
+func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{app: a, mux: http.NewServeMux()}
+	senders := map[gateway.Channel]gateway.Sender{}
+	if cfg.TelegramEnabled() {
+		s.bot, err = bot.New(bot.Config{
+			Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL,
+			WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
+			MPS: cfg.TelegramMPS, StaffIDs: cfg.StaffTelegramIDs,
+		}, a.conn.Client, a.engine, a.aud, a.cat, log.With("channel", "telegram"))
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("telegram: %w", err)
+		}
+		senders[gateway.Telegram] = s.bot
+	}
+	if cfg.SMSEnabled() {
+		s.sms, err = sms.New(sms.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
+			MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioAPIURL,
+			PublicBaseURL: cfg.PublicBaseURL, MaxSegments: cfg.SMSMaxSegments, Unicode: cfg.SMSUnicode, MPS: cfg.SMSMPS,
+		}, a.conn.Client, a.engine, a.aud, a.communes, log.With("channel", "sms"))
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("sms: %w", err)
+		}
+		senders[gateway.SMS] = s.sms
+	}
+	s.broadcast = broadcast.New(a.conn.Client, a.aud, senders, a.cat, broadcast.Config{
+		SMSMaxSegments: cfg.SMSMaxSegments, SMSUnicode: cfg.SMSUnicode,
+		ReminderDaysBefore: cfg.ReminderDaysBefore, Communes: a.communes,
+	}, log.With("part", "broadcast"))
+	s.routes()
+	return s, nil
+}
+
+func (s *server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.conn.Client.Ping(ctx).Err(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "redis unreachable")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	if s.bot != nil && s.cfg.TelegramWebhookURL != "" {
+		s.mux.Handle("POST /telegram/webhook", s.bot.WebhookHandler())
+	}
+	if s.sms != nil {
+		s.mux.Handle("POST /sms/twilio", s.sms.InboundHandler())
+		s.mux.Handle("POST /sms/twilio/status", s.sms.StatusHandler())
+	}
+	if s.cfg.AdminToken != "" {
+		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
+		api := s.broadcast.APIHandler(s.cfg.AdminToken)
+		s.mux.Handle("/api/broadcasts", api)
+		s.mux.Handle("/api/broadcasts/", api)
+	}
+}
+
+// Serve runs until ctx ends, then stops accepting requests, lets in-flight work finish within
+// shutdownGrace, and returns.
+func (s *server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var wg sync.WaitGroup
+	runPart := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	channels := []string{}
+	if s.bot != nil {
+		mode := "polling"
+		if s.cfg.TelegramWebhookURL != "" {
+			mode = "webhook"
+		}
+		channels = append(channels, "telegram ("+mode+")")
+		runPart("telegram", s.bot.Run)
+	}
+	if s.sms != nil {
+		channels = append(channels, "sms (twilio)")
+	}
+	runPart("broadcast", s.broadcast.Run)
+	s.log.Info("gateway serving", "addr", ln.Addr().String(), "channels", channels,
+		"embedded_redis", s.conn.Embedded, "staff_api", s.cfg.AdminToken != "")
+	if len(channels) == 0 {
+		s.log.Info("no channel configured: set TELEGRAM_TOKEN and/or TWILIO_ACCOUNT_SID (try `gateway chat` meanwhile)")
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	_ = hs.Shutdown(shCtx)
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shCtx.Done():
+		s.log.Warn("workers did not stop in time")
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
 }
