@@ -122,7 +122,8 @@ func ScheduleReply(cat *i18n.Catalog, lang string, commune string, next *Schedul
 		Text: sessionLine(cat, lang, "schedule.next", next),
 		Short: truncate(t("schedule.next_short", "commune", next.Commune,
 			"date", start.Format(t("format.date_short")), "start", start.Format(t("format.time")),
-			"end", end.Format(t("format.time")), "place", next.Place, "method", t("method_short."+methodKey(next.Method))), MaxShort),
+			"end", end.Format(t("format.time")), "place", next.Place, "method", t("method_short."+methodKey(next.Method)),
+			"advice", t("schedule.advice_short."+methodKey(next.Method))), MaxShort),
 		Intent: IntentPayment,
 	}
 }
@@ -133,7 +134,8 @@ func sessionLine(cat *i18n.Catalog, lang, key string, sc *Schedule) string {
 	start, end := sc.Start.In(vnZone), sc.End.In(vnZone)
 	return t(key, "commune", sc.Commune, "weekday", t("weekday."+weekdays[start.Weekday()]),
 		"date", start.Format(t("format.date")), "start", start.Format(t("format.time")),
-		"end", end.Format(t("format.time")), "place", sc.Place, "method", t("method."+methodKey(sc.Method)))
+		"end", end.Format(t("format.time")), "place", sc.Place, "method", t("method."+methodKey(sc.Method)),
+		"advice", t("schedule.advice."+methodKey(sc.Method)))
 }
 
 // money formats an amount with the language's thousands separator and currency text.
