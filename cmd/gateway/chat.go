@@ -72,7 +72,7 @@ func cmdChat(ctx context.Context, env *environ, args []string) error {
 		if *from == "" {
 			*from = "+84900000001"
 		}
-		smsc, err := sms.New(sms.Config{MaxSegments: cfg.SMSMaxSegments, Unicode: cfg.SMSUnicode},
+		smsc, err := sms.New(sms.Config{MaxSegments: cfg.SMSMaxSegments, Unicode: cfg.SMSUnicode, Catalog: a.cat, Lang: cfg.DefaultLang},
 			a.conn.Client, a.engine, a.aud, a.communes, log)
 		if err != nil {
 			return err

@@ -66,7 +66,7 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		s.bot, err = bot.New(bot.Config{
 			Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL,
 			WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
-			MPS: cfg.TelegramMPS, StaffIDs: cfg.StaffTelegramIDs,
+			MPS: cfg.TelegramMPS, StaffIDs: cfg.StaffTelegramIDs, DefaultLang: cfg.DefaultLang,
 		}, a.conn.Client, a.engine, a.aud, a.cat, log.With("channel", "telegram"))
 		if err != nil {
 			a.Close()
@@ -79,6 +79,7 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
 			MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioAPIURL,
 			PublicBaseURL: cfg.PublicBaseURL, MaxSegments: cfg.SMSMaxSegments, Unicode: cfg.SMSUnicode, MPS: cfg.SMSMPS,
+			Catalog: a.cat, Lang: cfg.DefaultLang,
 		}, a.conn.Client, a.engine, a.aud, a.communes, log.With("channel", "sms"))
 		if err != nil {
 			a.Close()
