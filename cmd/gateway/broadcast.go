@@ -2,10 +2,100 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/socialaid-vn/gateway/broadcast"
+	"github.com/socialaid-vn/gateway/config"
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
-// cmdBroadcast is a placeholder until its issue lands.
+// cmdBroadcast prints the delivery report of a broadcast, reminder or notification:
+// `gateway broadcast report ID [--json]`. It reads Redis only; it needs REDIS_URL (the embedded
+// Redis lives inside `gateway serve`). Exit status 1 when the id is unknown.
 func cmdBroadcast(ctx context.Context, env *environ, args []string) error {
-	return fmt.Errorf("not available yet")
+	if len(args) < 2 || args[0] != "report" {
+		return fmt.Errorf("%w: want `report ID`", errUsage)
+	}
+	id, asJSON := "", false
+	for _, a := range args[1:] {
+		switch {
+		case a == "--json":
+			asJSON = true
+		case strings.HasPrefix(a, "-"):
+			return fmt.Errorf("%w: unknown flag %q", errUsage, a)
+		case id == "":
+			id = a
+		default:
+			return fmt.Errorf("%w: one ID only", errUsage)
+		}
+	}
+	if id == "" {
+		return fmt.Errorf("%w: missing ID", errUsage)
+	}
+	cfg, err := config.Load(env.getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return errors.New("broadcast report needs REDIS_URL: the embedded Redis lives only inside `gateway serve`")
+	}
+	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc := broadcast.New(conn.Client, nil, nil, nil, broadcast.Config{}, nil)
+	rep, err := svc.Report(ctx, id)
+	if errors.Is(err, broadcast.ErrNotFound) {
+		fmt.Fprintf(env.stderr, "gateway broadcast: %s: not found (unknown, or older than its retention)\n", id)
+		return exitError{1}
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "broadcast\t%s (%s)\n", rep.ID, rep.Kind)
+	fmt.Fprintf(w, "status\t%s\n", rep.Status)
+	fmt.Fprintf(w, "created\t%s\n", rep.Created.Format(time.RFC3339))
+	if rep.SendAt != nil {
+		fmt.Fprintf(w, "send at\t%s\n", rep.SendAt.Format(time.RFC3339))
+	}
+	if rep.Finished != nil {
+		fmt.Fprintf(w, "finished\t%s\n", rep.Finished.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "total\t%d\n", rep.Total)
+	fmt.Fprintf(w, "sent\t%d\n", rep.Sent)
+	fmt.Fprintf(w, "pending\t%d\n", rep.Pending)
+	fmt.Fprintf(w, "failed\t%s\n", counts(rep.Failed))
+	fmt.Fprintf(w, "skipped\t%s\n", counts(rep.Skipped))
+	fmt.Fprintf(w, "resent after a crash\t%d\n", rep.Resent)
+	fmt.Fprintf(w, "SMS segments (at creation)\t%d\n", rep.SMSSegments)
+	return w.Flush()
+}
+
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -13,9 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/bot"
 	"github.com/socialaid-vn/gateway/broadcast"
 	"github.com/socialaid-vn/gateway/config"
+	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/sms"
 )
@@ -90,7 +93,13 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 	s.broadcast = broadcast.New(a.conn.Client, a.aud, senders, a.cat, broadcast.Config{
 		SMSMaxSegments: cfg.SMSMaxSegments, SMSUnicode: cfg.SMSUnicode,
 		ReminderDaysBefore: cfg.ReminderDaysBefore, Communes: a.communes,
-	}, log.With("part", "broadcast"))
+	}, log.With("part", "broadcast")).
+		WithNotifier(lookupChanges{a.apps, a.cat}).
+		WithReminders(lookupSchedules{a.apps})
+	if s.bot != nil {
+		s.bot.SetStaffCommand("broadcast", s.broadcast.StaffCommand)
+		s.bot.SetStats(subscriberStats{a.aud})
+	}
 	s.routes()
 	return s, nil
 }
@@ -192,4 +201,53 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// lookupChanges lets the broadcast notifier find who to tell about a status change.
+type lookupChanges struct {
+	apps *lookup.Store
+	cat  *i18n.Catalog
+}
+
+func (l lookupChanges) Watchers(ctx context.Context, code string) ([]broadcast.Watcher, error) {
+	ws, err := l.apps.Watchers(ctx, code)
+	out := make([]broadcast.Watcher, len(ws))
+	for i, w := range ws {
+		out[i] = broadcast.Watcher{Channel: w.Channel, ChatID: w.ChatID, Lang: w.Lang}
+	}
+	return out, err
+}
+
+func (l lookupChanges) Phone(ctx context.Context, code string) (string, error) {
+	return l.apps.Phone(ctx, code)
+}
+
+func (l lookupChanges) Render(lang, code, status string) gateway.Reply {
+	return lookup.NotificationReply(l.cat, lang, code, status)
+}
+
+// lookupSchedules gives the reminder scheduler the imported payment sessions.
+type lookupSchedules struct{ apps *lookup.Store }
+
+func (l lookupSchedules) NextPayment(ctx context.Context, commune string, now time.Time) (*broadcast.Schedule, error) {
+	sc, err := l.apps.NextPayment(ctx, commune, now)
+	if sc == nil || err != nil {
+		return nil, err
+	}
+	return &broadcast.Schedule{Commune: sc.Commune, Start: sc.Start, End: sc.End, Place: sc.Place, Method: sc.Method}, nil
+}
+
+// subscriberStats gives staff's /stats the number of subscribers who may be messaged, per channel.
+type subscriberStats struct{ aud *audience.Store }
+
+func (st subscriberStats) Counts(ctx context.Context) (map[string]int64, error) {
+	total, per, err := st.aud.Count(ctx, audience.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{"subscribers": int64(total)}
+	for ch, n := range per {
+		out["subscribers_"+string(ch)] = int64(n)
+	}
+	return out, nil
 }

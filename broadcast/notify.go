@@ -1,0 +1,213 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/audience"
+	"github.com/socialaid-vn/gateway/i18n"
+)
+
+// vnZone is Vietnam time (UTC+7, no daylight saving): reminder days and quiet hours use it.
+var vnZone = time.FixedZone("ICT", 7*3600)
+
+// Reminders go out between these hours, Vietnam time.
+const (
+	reminderFromHour  = 7
+	reminderUntilHour = 20
+)
+
+// reminders checks the payment schedules every ReminderEvery and queues the reminders due.
+func (s *Service) reminders(ctx context.Context) {
+	for {
+		if _, err := s.RemindDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("broadcast reminders", "err", err)
+		}
+		if !sleep(ctx, s.cfg.ReminderEvery) {
+			return
+		}
+	}
+}
+
+// RemindDue queues the payment-day reminders due now and returns how many it created. A commune's
+// reminder is due from 07:00 (Vietnam time) ReminderDaysBefore days before the session's day
+// until the session starts, between 07:00 and 20:00; it goes to the commune's subscribers on
+// every channel, once: its id is made of the day and the commune, so replicas and restarts
+// cannot repeat it. Run calls it every ReminderEvery.
+func (s *Service) RemindDue(ctx context.Context) (int, error) {
+	if s.schedules == nil || s.cat == nil {
+		return 0, nil
+	}
+	now := s.now()
+	local := now.In(vnZone)
+	if local.Hour() < reminderFromHour || local.Hour() >= reminderUntilHour {
+		return 0, nil
+	}
+	var errs []error
+	created := 0
+	for _, commune := range s.cfg.Communes {
+		sch, err := s.schedules.NextPayment(ctx, commune, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if sch == nil || !sch.Start.After(now) {
+			continue
+		}
+		start := sch.Start.In(vnZone)
+		day := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, vnZone)
+		from := day.AddDate(0, 0, -s.cfg.ReminderDaysBefore).Add(reminderFromHour * time.Hour)
+		if now.Before(from) {
+			continue
+		}
+		id := "r-" + day.Format("20060102") + "-" + strings.ReplaceAll(audience.CommuneKey(commune), " ", "_")
+		p := &plan{
+			filter: audience.Filter{Communes: []string{commune}, Channels: s.channels()},
+			msgs:   map[string]gateway.Reply{},
+		}
+		for _, lang := range i18n.Langs {
+			p.msgs[lang] = s.reminderReply(lang, sch)
+		}
+		ok, err := s.create(ctx, id, KindReminder, laneBulk, checkSubscribed, p, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			created++
+			s.log.Info("payment reminder queued", "id", id, "commune", commune)
+		}
+	}
+	return created, errors.Join(errs...)
+}
+
+func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
+	start := sch.Start.In(vnZone)
+	method := "broadcast.method." + sch.Method
+	if !s.cat.Has(lang, method) {
+		method = "broadcast.method.other"
+	}
+	args := []string{
+		"commune", sch.Commune,
+		"date", start.Format("02/01/2006"),
+		"time", start.Format("15:04"),
+		"place", sch.Place,
+		"method", s.cat.T(lang, method),
+	}
+	short, _ := s.smsText(s.cat.T(lang, "broadcast.reminder.short", args...))
+	return gateway.Reply{
+		Text:   s.cat.T(lang, "broadcast.reminder.text", args...),
+		Short:  short,
+		Intent: KindReminder,
+	}
+}
+
+// notifier turns each status change appended by lookup into notifications: one to each Telegram
+// watcher of the application, and one by SMS to its registered phone when that phone opted in
+// (subscribed on SMS) and is not stopped. The notification's id comes from the change's stream
+// id, so processing a change twice (after a crash) queues nobody twice.
+func (s *Service) notifier(ctx context.Context) {
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		var msgs []redis.XMessage
+		if time.Since(lastClaim) > s.cfg.ClaimIdle/2 {
+			lastClaim = time.Now()
+			ms, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: ChangesStream, Group: groupNotify, Consumer: s.consumer, MinIdle: s.cfg.ClaimIdle, Start: "0-0", Count: 50,
+			}).Result()
+			if err == nil {
+				msgs = ms
+			}
+		}
+		if len(msgs) == 0 {
+			res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: groupNotify, Consumer: s.consumer, Streams: []string{ChangesStream, ">"}, Count: 50, Block: s.cfg.Poll,
+			}).Result()
+			if err != nil {
+				if !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+					if isNoGroup(err) {
+						_ = createGroup(ctx, s.rdb, ChangesStream, groupNotify, "$")
+					}
+					s.log.Warn("notifier read", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
+			}
+			for _, st := range res {
+				msgs = append(msgs, st.Messages...)
+			}
+		}
+		for _, m := range msgs {
+			if err := s.notify(ctx, m); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("notifier", "entry", m.ID, "err", err)
+				}
+				continue // stays pending; retried after ClaimIdle
+			}
+			s.rdb.XAck(context.WithoutCancel(ctx), ChangesStream, groupNotify, m.ID)
+		}
+	}
+}
+
+// notify queues the notifications of one change event.
+func (s *Service) notify(ctx context.Context, m redis.XMessage) error {
+	code, status := str(m.Values["code"]), str(m.Values["status"])
+	if code == "" || status == "" {
+		s.log.Error("notifier: change without code or status dropped", "entry", m.ID)
+		return nil
+	}
+	id := "n-" + m.ID
+	var rcpts []gateway.Outbound
+	seen := map[string]bool{}
+	add := func(ch gateway.Channel, to, lang string) {
+		if to == "" || s.senders[ch] == nil || seen[string(ch)+":"+to] {
+			return
+		}
+		seen[string(ch)+":"+to] = true
+		if i18n.Lang(lang) == "" {
+			lang = i18n.Langs[0]
+		}
+		rcpts = append(rcpts, gateway.Outbound{Channel: ch, To: to, Lang: i18n.Lang(lang)})
+	}
+	watchers, err := s.changes.Watchers(ctx, code)
+	if err != nil {
+		return err
+	}
+	for _, w := range watchers {
+		add(w.Channel, w.ChatID, w.Lang)
+	}
+	phone, err := s.changes.Phone(ctx, code)
+	if err != nil {
+		return err
+	}
+	if phone != "" && s.senders[gateway.SMS] != nil && s.aud != nil {
+		sub, err := s.aud.Get(ctx, gateway.SMS, phone)
+		if err != nil {
+			return err
+		}
+		if sub != nil {
+			if st, err := s.aud.Status(ctx, gateway.SMS, phone); err != nil {
+				return err
+			} else if st == "" {
+				add(gateway.SMS, phone, sub.Lang)
+			}
+		}
+	}
+	p := &plan{msgs: map[string]gateway.Reply{}}
+	for _, lang := range i18n.Langs {
+		r := s.changes.Render(lang, code, status)
+		if r.Intent == "" {
+			r.Intent = KindNotification
+		}
+		p.msgs[lang] = r
+	}
+	if _, err := s.create(ctx, id, KindNotification, laneNotify, checkNotStopped, p, nil); err != nil {
+		return err
+	}
+	return s.enqueueDirect(ctx, id, laneNotify, rcpts)
+}
