@@ -73,6 +73,15 @@ func (c *Channel) SendMessage(ctx context.Context, m gateway.Outbound) (string, 
 	return sid, nil
 }
 
+// The marks kept under sms:out:<key>: a send in progress (expires quickly, so a sender that died
+// mid-send does not block the message for good), a send whose outcome is unknown (kept for
+// outboundTTL: it may have been delivered), or the MessageSid once Twilio accepted it.
+const (
+	claimPending = "pending"
+	claimInDoubt = "in_doubt"
+	inflightTTL  = 45 * time.Second
+)
+
 func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) {
 	if m.Channel != "" && m.Channel != gateway.SMS {
 		return "", &gateway.SendError{Kind: gateway.Final, Reason: "wrong_channel", Err: fmt.Errorf("sms cannot send on %q", m.Channel)}
@@ -100,7 +109,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 	var claim string
 	if m.Key != "" {
 		claim = keyOutbound + m.Key
-		ok, err := c.rdb.SetNX(ctx, claim, "pending", outboundTTL).Result()
+		ok, err := c.rdb.SetNX(ctx, claim, claimPending, inflightTTL).Result()
 		if err != nil {
 			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
 		}
@@ -109,9 +118,14 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			switch {
 			case err != nil && !errors.Is(err, redis.Nil):
 				return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
-			case prev == "pending":
+			case prev == claimInDoubt:
 				return "", &gateway.SendError{Kind: gateway.Unknown, Reason: "in_doubt",
-					Err: errors.New("sms: an earlier send with this key is in flight or may have been delivered")}
+					Err: errors.New("sms: an earlier send with this key may have been delivered")}
+			case prev == claimPending:
+				// Another sender is on it, or one died mid-send: the mark expires within
+				// inflightTTL, after which the message may be sent (a crash counts as in flight).
+				wait, _ := c.rdb.PTTL(ctx, claim).Result()
+				return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight", RetryAfter: max(wait, time.Second)}
 			case prev != "":
 				c.log.Info("sms outbound already sent", "to", MaskPhone(to), "sid", prev)
 				return prev, nil
@@ -131,6 +145,10 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 		if err := c.limiter.Wait(ctx, m.Priority, bucket); err != nil {
 			release()
 			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "rate_limit_wait", Err: err}
+		}
+		if claim != "" {
+			// Keep the in-flight mark alive while this sender is still trying.
+			c.rdb.PExpire(ctx, claim, inflightTTL)
 		}
 		sid, status, se := c.create(ctx, to, body)
 		if se == nil {
@@ -154,7 +172,11 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			release()
 			return "", se
 		case gateway.Unknown:
-			return "", se // keep the claim: the message may have gone out
+			// The message may have gone out: never send this key again on our own.
+			if claim != "" {
+				c.rdb.Set(context.WithoutCancel(ctx), claim, claimInDoubt, outboundTTL)
+			}
+			return "", se
 		case gateway.Final:
 			release()
 			return "", se
