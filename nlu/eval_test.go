@@ -119,3 +119,18 @@ func TestHeldoutAccuracy(t *testing.T) {
 		t.Errorf("accuracy on held-out examples = %.3f, want ≥ 0.9", acc)
 	}
 }
+
+// TestHeldoutEnglishAccuracy checks English messages (relatives abroad, NGO workers, simple or
+// broken English): held-out phrasings not in the training data.
+func TestHeldoutEnglishAccuracy(t *testing.T) {
+	items := readLabelled(t, filepath.Join("testdata", "heldout_en.jsonl"))
+	c := loadEmbedded(t)
+	acc, fa := accuracy(t, c, items, true)
+	t.Logf("heldout_en: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
+	if acc < 0.9 {
+		t.Errorf("accuracy on English held-out examples = %.3f, want ≥ 0.9", acc)
+	}
+	if fa > 0.05 {
+		t.Errorf("out-of-scope false acceptance on English held-out examples = %.3f, want ≤ 0.05", fa)
+	}
+}
