@@ -192,7 +192,7 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 		doer:     hc,
 		staff:    map[int64]bool{},
 		staffCmd: map[string]StaffCommand{},
-		global:   throttle.Bucket{Name: bucketAll, Limit: globalLimit(cfg.MPS)},
+		global:   throttle.Bucket{Name: bucketAll, Limit: throttle.Window(cfg.MPS)},
 		chatLim:  throttle.Per(1, time.Second),
 
 		backoffBase: 500 * time.Millisecond,
@@ -206,18 +206,6 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 	}
 	b.staffCmd["stats"] = b.statsCommand
 	return b, nil
-}
-
-// globalLimit keeps at most mps sends in any one-second window (burst + rate ≤ mps + 1) while
-// leaving a small burst, a fifth of which throttle reserves for replies to citizens (priority)
-// over bulk traffic. The burst is kept to 5% of the rate (at least 2), so bulk traffic sustains
-// at least 95% of mps: 29 of 30 messages a second at Telegram's default.
-func globalLimit(mps int) throttle.Limit {
-	burst := max(mps/20, 2)
-	if burst > mps {
-		burst = mps
-	}
-	return throttle.Limit{Rate: float64(max(mps-burst+1, 1)), Burst: burst}
 }
 
 // SetStaffCommand makes /name available to staff (Config.StaffIDs) only; for anyone else the

@@ -139,7 +139,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 		}
 	}
 
-	bucket := throttle.Bucket{Name: "sms", Limit: throttle.Limit{Rate: float64(c.cfg.MPS), Burst: 1}}
+	bucket := throttle.Bucket{Name: "sms", Limit: throttle.Window(c.cfg.MPS)}
 	var last *gateway.SendError
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx, m.Priority, bucket); err != nil {

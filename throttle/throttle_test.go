@@ -80,3 +80,23 @@ func TestWaitHonoursContext(t *testing.T) {
 		t.Fatal("Wait should end with the context")
 	}
 }
+
+func TestWindowLimit(t *testing.T) {
+	cases := []struct {
+		mps   int
+		want  throttle.Limit
+		inWin float64 // most sends in any one-second window: rate + burst - 1
+	}{
+		{30, throttle.Limit{Rate: 29, Burst: 2}, 30},
+		{5, throttle.Limit{Rate: 4, Burst: 2}, 5},
+		{1, throttle.Limit{Rate: 1, Burst: 1}, 1},
+		{100, throttle.Limit{Rate: 96, Burst: 5}, 100},
+		{1500, throttle.Limit{Rate: 1426, Burst: 75}, 1500},
+	}
+	for _, c := range cases {
+		got := throttle.Window(c.mps)
+		if got != c.want || got.Rate+float64(got.Burst-1) != c.inWin || c.mps >= 20 && got.Rate < 0.95*float64(c.mps) {
+			t.Errorf("Window(%d) = %+v, want %+v", c.mps, got, c.want)
+		}
+	}
+}
