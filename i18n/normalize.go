@@ -50,14 +50,7 @@ func FoldRune(r rune) rune {
 // Fold removes Vietnamese (and other Latin) diacritics, mapping đ/Đ to d/D and keeping case:
 // "Đăng ký Hưởng" → "Dang ky Huong". Input in NFD (combining marks) is folded too.
 func Fold(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(s) {
 		return s
 	}
 	return strings.Map(FoldRune, s)
@@ -72,8 +65,12 @@ func Normalize(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, " ")
 	}
-	s = norm.NFC.String(s)
-	s = width.Fold.String(s)
+	if !isASCII(s) {
+		s = norm.NFC.String(s)
+		if hasWide(s) {
+			s = width.Fold.String(s)
+		}
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // suppress leading spaces
@@ -99,6 +96,26 @@ func Normalize(s string) string {
 		}
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// hasWide reports whether s holds full-width or half-width forms (U+FF00–U+FFEF), the only
+// characters width.Fold changes that matter here.
+func hasWide(s string) bool {
+	for _, r := range s {
+		if r >= 0xFF00 && r <= 0xFFEF || r == 0x3000 {
+			return true
+		}
+	}
+	return false
 }
 
 func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
