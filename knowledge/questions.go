@@ -330,8 +330,9 @@ func (b *Base) choiceIn(q *question, ws []string, inText bool) (string, bool) {
 }
 
 // parseNumber reads a whole number from an answer ("82", "82 tuổi", "85t", "2 cháu", "hai con").
-// Number words count only for small counts (max 20 or less); a bare negation means 0 when 0 is
-// allowed ("không có con"). Out of range is not understood.
+// Number words count only for small counts (max 20 or less), and so does a bare negation meaning
+// 0 ("không có con"): for an age, "không" is a refusal or a slip, not age zero. Out of range is not
+// understood.
 func (b *Base) parseNumber(q *question, answer string) (int, bool) {
 	ws := plainWords(answer)
 	n, found := -1, false
@@ -349,7 +350,7 @@ func (b *Base) parseNumber(q *question, answer string) (int, bool) {
 			}
 		}
 	}
-	if !found && q.Min == 0 {
+	if !found && q.Min == 0 && q.Max <= 20 {
 		for _, w := range words(answer) {
 			if b.parse.neg[w] {
 				n, found = 0, true

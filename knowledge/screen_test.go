@@ -242,7 +242,7 @@ func TestScreenerNotUnderstood(t *testing.T) {
 		t.Fatalf("pending %q, want age", s.Pending)
 	}
 	before, _ := json.Marshal(s)
-	for _, answer := range []string{"bao giờ nhận tiền", "200", "tuổi"} {
+	for _, answer := range []string{"bao giờ nhận tiền", "200", "tuổi", "KHONG", "không"} {
 		r, done, understood := b.Step(s, answer, "vi", now)
 		if understood || done {
 			t.Errorf("%q: understood %v done %v", answer, understood, done)
