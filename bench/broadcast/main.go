@@ -26,6 +26,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ var (
 	smsShare = flag.Float64("sms-share", 0.25, "share of recipients on SMS")
 	workers  = flag.Int("workers", 64, "broadcast workers per channel")
 	kill     = flag.Bool("kill", false, "run the kill -9 and resume scenario")
+	separate = flag.Bool("separate", false, "run the sending service in a child process and print its own peak RSS")
 	child    = flag.Bool("child", false, "internal: run the sending service only")
 )
 
@@ -100,6 +102,13 @@ func main() {
 	var resent int
 	if *kill {
 		kills = runKillScenario(ctx, svc, pv.ID, tg, tw)
+	} else if *separate {
+		c := exec.Command(os.Args[0], append(os.Args[1:], "-child")...)
+		c.Stderr = os.Stderr
+		check(c.Start())
+		waitDone(ctx, svc, pv.ID)
+		check(c.Process.Signal(syscall.SIGTERM))
+		_ = c.Wait()
 	} else {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -182,7 +191,12 @@ func runChild() {
 	check(err)
 	rdb := redis.NewClient(opts)
 	svc := newService(rdb, audience.New(rdb))
-	check(svc.Run(context.Background()))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
+		check(err)
+	}
+	fmt.Fprintf(os.Stderr, "peak RSS (sending service alone, child process): %s\n", peakRSS())
 }
 
 // runKillScenario sends from a child process, kills it with SIGKILL half-way, and resumes with a
