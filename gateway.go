@@ -76,6 +76,9 @@ type Reply struct {
 	RequestContact bool
 	// Intent is what the core understood, for metrics and logs ("" when not applicable).
 	Intent string
+	// Lang is the language the core answered in ("vi", "en"), for the texts a channel adds
+	// around the answer (a button label, a keyboard hint).
+	Lang string
 }
 
 // Choice is one option offered with a reply.

@@ -252,9 +252,11 @@ func (b *Bot) ask(ctx context.Context, in gateway.Inbound) (replies []gateway.Re
 		}
 	}
 	lang = b.langOf(ctx, uid, in.Lang)
-	start := time.Now()
 	replies, err := b.core.Handle(ctx, in)
-	metrics.ReplyLatency.WithLabelValues(string(gateway.Telegram)).Observe(time.Since(start).Seconds())
+	if len(replies) > 0 && i18n.Lang(replies[0].Lang) != "" {
+		// The core decides the language ("English please" switches it); the bot's own texts follow.
+		lang = replies[0].Lang
+	}
 	if err != nil {
 		b.log.Error("telegram: the core failed to answer", "user", maskID(uid), "err", err)
 		replies = []gateway.Reply{{Text: b.cat.T(lang, "telegram.error.text"), Intent: "error"}}

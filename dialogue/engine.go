@@ -176,6 +176,7 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		if t.replies[i].Intent == "" {
 			t.replies[i].Intent = intent
 		}
+		t.replies[i].Lang = t.lang
 		metrics.MessagesOut.WithLabelValues(string(in.Channel), t.replies[i].Intent).Inc()
 	}
 	metrics.MessagesIn.WithLabelValues(string(in.Channel), intent).Inc()

@@ -38,4 +38,9 @@ var (
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	Registry.MustRegister(MessagesIn, MessagesOut, ReplyLatency, SendErrors)
+	// Export the latency histograms from the start, so dashboards and alerts see the series
+	// before the first message arrives.
+	for _, ch := range []string{"telegram", "sms", "terminal"} {
+		ReplyLatency.WithLabelValues(ch)
+	}
 }
