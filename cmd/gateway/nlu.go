@@ -3,18 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/nlu"
 )
 
@@ -78,49 +76,11 @@ func loadClassifier(env *environ) (*nlu.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	communes, err := readCommuneNames(fsys)
+	communes, err := lookup.ReadCommunes(fsys)
 	if err != nil {
 		return nil, err
 	}
 	return nlu.Load(fsys, nlu.Options{Communes: communes})
-}
-
-// readCommuneNames reads the `name` column of knowledge/communes.csv (lines starting with # are
-// comments). A missing file gives no communes.
-func readCommuneNames(fsys fs.FS) ([]string, error) {
-	const name = "knowledge/communes.csv"
-	f, err := fsys.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comment = '#'
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: header: %w", name, err)
-	}
-	col := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == "name" })
-	if col < 0 {
-		return nil, fmt.Errorf("%s: no name column in header", name)
-	}
-	var out []string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if col < len(rec) && strings.TrimSpace(rec[col]) != "" {
-			out = append(out, strings.TrimSpace(rec[col]))
-		}
-	}
 }
 
 // nluClassify writes one JSON object per input line, including empty lines, so output lines
