@@ -27,13 +27,16 @@ func Per(n int, period time.Duration) Limit {
 	return Limit{Rate: float64(n) / period.Seconds(), Burst: 1}
 }
 
-// Window returns the limit that allows at most n sends in any one-second window (burst + rate ≤
-// n + 1) while sustaining at least 95% of n: a small burst (5% of n, at least 2) absorbs the
-// scheduling jitter of many senders sharing one bucket, and a fifth of it is kept for priority
-// sends. This is how a provider's "n messages per second" is honoured without provoking 429s.
+// Window returns the limit that allows at most n sends in any one-second window while sustaining
+// at least 95% of n: burst + rate ≤ n + 1 - n/100. A small burst (2.5% of n, at least 2) absorbs
+// the scheduling latency of many senders sharing one bucket, and a fifth of it is kept for
+// priority sends; the 1% margin absorbs the network jitter between leaving here and arriving at
+// the provider, which counts arrivals. This is how a provider's "n messages per second" is
+// honoured without provoking 429s.
 func Window(n int) Limit {
-	burst := min(max(n/20, 2), max(n, 1))
-	return Limit{Rate: float64(max(n-burst+1, 1)), Burst: burst}
+	n = max(n, 1)
+	burst := min(max(n/40, 2), n)
+	return Limit{Rate: float64(max(n-burst-n/100+1, 1)), Burst: burst}
 }
 
 // Limiter takes slots from Redis-held buckets.
