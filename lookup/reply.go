@@ -74,7 +74,7 @@ func StatusReply(cat *i18n.Catalog, lang string, app *Application, next *Schedul
 		}
 	}
 	if showPayment {
-		add(t("reply.payment_short", "date", next.Start.In(vnZone).Format(t("format.date_short")),
+		add(t(forMethod(cat, lang, "reply.payment_short", next.Method), "date", next.Start.In(vnZone).Format(t("format.date_short")),
 			"start", next.Start.In(vnZone).Format(t("format.time")), "place", next.Place))
 	}
 	upd := t("reply.updated_short", "date", updated.Format(t("format.date")))
@@ -120,7 +120,7 @@ func ScheduleReply(cat *i18n.Catalog, lang string, commune string, next *Schedul
 	start, end := next.Start.In(vnZone), next.End.In(vnZone)
 	return gateway.Reply{
 		Text: sessionLine(cat, lang, "schedule.next", next),
-		Short: truncate(t("schedule.next_short", "commune", next.Commune,
+		Short: truncate(t(forMethod(cat, lang, "schedule.next_short", next.Method), "commune", next.Commune,
 			"date", start.Format(t("format.date_short")), "start", start.Format(t("format.time")),
 			"end", end.Format(t("format.time")), "place", next.Place, "method", t("method_short."+methodKey(next.Method)),
 			"advice", t("schedule.advice_short."+methodKey(next.Method))), MaxShort),
@@ -132,7 +132,7 @@ func ScheduleReply(cat *i18n.Catalog, lang string, commune string, next *Schedul
 func sessionLine(cat *i18n.Catalog, lang, key string, sc *Schedule) string {
 	t := func(key string, args ...string) string { return cat.T(lang, "status."+key, args...) }
 	start, end := sc.Start.In(vnZone), sc.End.In(vnZone)
-	return t(key, "commune", sc.Commune, "weekday", t("weekday."+weekdays[start.Weekday()]),
+	return t(forMethod(cat, lang, key, sc.Method), "commune", sc.Commune, "weekday", t("weekday."+weekdays[start.Weekday()]),
 		"date", start.Format(t("format.date")), "start", start.Format(t("format.time")),
 		"end", end.Format(t("format.time")), "place", sc.Place, "method", t("method."+methodKey(sc.Method)),
 		"advice", t("schedule.advice."+methodKey(sc.Method)))
@@ -193,4 +193,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+// forMethod picks the variant of a catalog text written for a payment method, when the catalog has
+// one ("reply.payment_bank": a bank transfer has no place to go to), else the text itself.
+func forMethod(cat *i18n.Catalog, lang, key, method string) string {
+	if k := key + "_" + methodKey(method); cat.Has(lang, "status."+k) {
+		return k
+	}
+	return key
 }

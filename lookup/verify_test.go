@@ -70,7 +70,8 @@ func TestVerifiedStatusReplies(t *testing.T) {
 			}
 			decided := st == "approved" || st == "paying" || st == "suspended"
 			amount := map[string]string{"vi": "1.250.000 đồng mỗi tháng, từ tháng 09/2026", "en": "1,250,000 VND a month, from September 2026"}[lang]
-			payment := map[string]string{"vi": "Thứ Năm, ngày 03/12/2026, từ 08:00 đến 17:00, tại Tài khoản ngân hàng", "en": "Thursday, 3 Dec 2026, 08:00 to 17:00, at Tài khoản ngân hàng"}[lang]
+			// The demo session is a bank transfer: a date, no place to go to.
+			payment := map[string]string{"vi": "Thứ Năm, ngày 03/12/2026, tiền được chuyển vào tài khoản", "en": "Thursday, 3 Dec 2026, transferred to the registered account"}[lang]
 			if decided {
 				must = append(must, amount)
 			}
@@ -443,3 +444,25 @@ func TestCatalogHasEveryValue(t *testing.T) {
 }
 
 var _ redis.UniversalClient // keep the import when tests are trimmed
+
+// A cash session names its place and asks to bring the ID card; a bank transfer has no place to
+// go to and must not ask anyone to come.
+func TestScheduleReplyDependsOnMethod(t *testing.T) {
+	cat := catalog(t)
+	start := time.Date(2026, 12, 10, 7, 30, 0, 0, Zone())
+	cash := &Schedule{Commune: "Vũ Phúc", Start: start, End: start.Add(4 * time.Hour), Place: "Nhà văn hóa thôn Đông", Method: "cash"}
+	bank := &Schedule{Commune: "Vũ Phúc", Start: start, End: start.Add(4 * time.Hour), Place: "Tài khoản", Method: "bank"}
+	r := ScheduleReply(cat, "vi", "Vũ Phúc", cash)
+	for _, want := range []string{"Nhà văn hóa thôn Đông", "07:30", "căn cước"} {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("cash session lacks %q:\n%s", want, r.Text)
+		}
+	}
+	if !strings.Contains(r.Short, "Nha van hoa thon Dong") && !strings.Contains(r.Short, "Nhà văn hóa") {
+		t.Errorf("cash SMS lacks the place: %s", r.Short)
+	}
+	r = ScheduleReply(cat, "vi", "Vũ Phúc", bank)
+	if strings.Contains(r.Text, "mang theo") || strings.Contains(r.Short, "CCCD") || !strings.Contains(r.Text, "tài khoản") {
+		t.Errorf("bank session should say the money is transferred, not to bring an ID:\n%s\n%s", r.Text, r.Short)
+	}
+}
