@@ -79,7 +79,7 @@ func (c *Channel) SendMessage(ctx context.Context, m gateway.Outbound) (string, 
 const (
 	claimPending = "pending"
 	claimInDoubt = "in_doubt"
-	inflightTTL  = 45 * time.Second
+	inflightTTL  = 20 * time.Second // longer than one CreateMessage call (httpTimeout, 15 s)
 )
 
 func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) {

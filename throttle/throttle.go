@@ -28,14 +28,15 @@ func Per(n int, period time.Duration) Limit {
 }
 
 // Window returns the limit that allows at most n sends in any one-second window while sustaining
-// at least 95% of n: burst + rate ≤ n + 1 - n/100. A small burst (2.5% of n, at least 2) absorbs
+// at least 95% of n: burst + rate ≤ n + 1 - n/100. A small burst (2.5% of n rounded up, at least
+// 2) absorbs
 // the scheduling latency of many senders sharing one bucket, and a fifth of it is kept for
 // priority sends; the 1% margin absorbs the network jitter between leaving here and arriving at
 // the provider, which counts arrivals. This is how a provider's "n messages per second" is
 // honoured without provoking 429s.
 func Window(n int) Limit {
 	n = max(n, 1)
-	burst := min(max(n/40, 2), n)
+	burst := min(max((n+39)/40, 2), n)
 	return Limit{Rate: float64(max(n-burst-n/100+1, 1)), Burst: burst}
 }
 

@@ -90,9 +90,9 @@ func TestWindowLimit(t *testing.T) {
 		{30, throttle.Limit{Rate: 29, Burst: 2}, 30},
 		{5, throttle.Limit{Rate: 4, Burst: 2}, 5},
 		{1, throttle.Limit{Rate: 1, Burst: 1}, 1},
-		{100, throttle.Limit{Rate: 98, Burst: 2}, 99},
+		{100, throttle.Limit{Rate: 97, Burst: 3}, 99},
 		{600, throttle.Limit{Rate: 580, Burst: 15}, 594},
-		{1500, throttle.Limit{Rate: 1449, Burst: 37}, 1485},
+		{1500, throttle.Limit{Rate: 1448, Burst: 38}, 1485},
 	}
 	for _, c := range cases {
 		got := throttle.Window(c.mps)
