@@ -13,32 +13,9 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/bot/bottest"
 	"github.com/socialaid-vn/gateway/throttle"
 )
-
-type markup struct {
-	InlineKeyboard [][]struct {
-		Text         string `json:"text"`
-		CallbackData string `json:"callback_data"`
-	} `json:"inline_keyboard"`
-	Keyboard [][]struct {
-		Text           string `json:"text"`
-		RequestContact bool   `json:"request_contact"`
-	} `json:"keyboard"`
-	OneTime bool `json:"one_time_keyboard"`
-	Remove  bool `json:"remove_keyboard"`
-}
-
-func markupOf(t *testing.T, c apiCall) markup {
-	t.Helper()
-	var m markup
-	if s := c.params.Get("reply_markup"); s != "" {
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("reply_markup %q: %v", s, err)
-		}
-	}
-	return m
-}
 
 // A citizen's grandchild opens the bot, presses "check my application", shares their own phone
 // number and gets the status — over long polling, through the real library.
@@ -47,42 +24,42 @@ func TestConversationFromStartToStatus(t *testing.T) {
 	const user = 84912345
 	h.run(t)
 
-	h.api.push(textUpdate(1, user, "/start@test_bot"))
-	sends := h.api.waitCalls("sendMessage", 1)
+	h.api.Push(bottest.TextUpdate(1, user, "/start@test_bot"))
+	sends := h.api.WaitCalls("sendMessage", 1)
 	greet := sends[0]
-	if greet.params.Get("chat_id") != strconv.Itoa(user) || greet.params.Get("parse_mode") != "HTML" {
-		t.Fatalf("greeting sent as %v", greet.params)
+	if greet.Params.Get("chat_id") != strconv.Itoa(user) || greet.Params.Get("parse_mode") != "HTML" {
+		t.Fatalf("greeting sent as %v", greet.Params)
 	}
-	if got := greet.params.Get("text"); got != "<b>Xin chào Ông/Bà ạ.</b>\nÔng/Bà cần hỏi việc gì ạ?" {
+	if got := greet.Params.Get("text"); got != "<b>Xin chào Ông/Bà ạ.</b>\nÔng/Bà cần hỏi việc gì ạ?" {
 		t.Errorf("greeting text %q", got)
 	}
-	kb := markupOf(t, greet).InlineKeyboard
+	kb := bottest.MarkupOf(t, greet).InlineKeyboard
 	// Two short labels share a row; the long one stands alone.
 	if len(kb) != 3 || len(kb[0]) != 2 || len(kb[1]) != 1 || kb[1][0].CallbackData != "/status" || kb[0][1].Text != "Mức tiền" {
 		t.Errorf("menu keyboard %+v", kb)
 	}
 
-	h.api.push(callbackUpdate(2, user, "/status"))
-	sends = h.api.waitCalls("sendMessage", 2)
-	answers := h.api.callsTo("answerCallbackQuery")
-	if len(answers) != 1 || answers[0].params.Get("callback_query_id") != "cq2" {
+	h.api.Push(bottest.CallbackUpdate(2, user, "/status"))
+	sends = h.api.WaitCalls("sendMessage", 2)
+	answers := h.api.Calls("answerCallbackQuery")
+	if len(answers) != 1 || answers[0].Params.Get("callback_query_id") != "cq2" {
 		t.Fatalf("callback answers %v", answers)
 	}
-	if !answers[0].at.Before(sends[1].at) {
+	if !answers[0].At.Before(sends[1].At) {
 		t.Error("the callback must be answered before the replies are sent")
 	}
-	ask := markupOf(t, sends[1])
+	ask := bottest.MarkupOf(t, sends[1])
 	if len(ask.Keyboard) != 1 || !ask.Keyboard[0][0].RequestContact || !ask.OneTime || ask.Keyboard[0][0].Text != "📱 Gửi số điện thoại của tôi" {
 		t.Errorf("contact keyboard %+v", ask)
 	}
 
-	h.api.push(contactUpdate(3, user, user, "+84912345678"))
-	sends = h.api.waitCalls("sendMessage", 3)
+	h.api.Push(bottest.ContactUpdate(3, user, user, "+84912345678"))
+	sends = h.api.WaitCalls("sendMessage", 3)
 	status := sends[2]
-	if got := status.params.Get("text"); !strings.Contains(got, "đã duyệt &lt;chi trả từ tháng 7&gt;") || !strings.HasPrefix(got, "<b>Hồ sơ TB-2025-000123</b>") {
+	if got := status.Params.Get("text"); !strings.Contains(got, "đã duyệt &lt;chi trả từ tháng 7&gt;") || !strings.HasPrefix(got, "<b>Hồ sơ TB-2025-000123</b>") {
 		t.Errorf("status text not escaped HTML: %q", got)
 	}
-	if !markupOf(t, status).Remove {
+	if !bottest.MarkupOf(t, status).Remove {
 		t.Error("the contact keyboard should be removed after the contact was shared")
 	}
 
@@ -99,10 +76,10 @@ func TestConversationFromStartToStatus(t *testing.T) {
 		t.Errorf("/start should resume the user first, stops got %v", got)
 	}
 	// Start-up: webhook removed before polling, command menus registered in vi, en and default.
-	all := h.api.callsTo("")
+	all := h.api.Calls("")
 	idx := func(m string) int {
 		for i, c := range all {
-			if c.method == m {
+			if c.Method == m {
 				return i
 			}
 		}
@@ -112,11 +89,11 @@ func TestConversationFromStartToStatus(t *testing.T) {
 		t.Errorf("start-up order wrong: getMe %d deleteWebhook %d getUpdates %d", idx("getMe"), idx("deleteWebhook"), idx("getUpdates"))
 	}
 	langs := map[string]string{}
-	for _, c := range h.api.callsTo("setMyCommands") {
-		if !strings.Contains(c.params.Get("scope"), `"default"`) {
+	for _, c := range h.api.Calls("setMyCommands") {
+		if !strings.Contains(c.Params.Get("scope"), `"default"`) {
 			continue
 		}
-		langs[c.params.Get("language_code")] = c.params.Get("commands")
+		langs[c.Params.Get("language_code")] = c.Params.Get("commands")
 	}
 	if !strings.Contains(langs["vi"], "Xem hồ sơ của tôi") || !strings.Contains(langs["en"], "Check my application") || langs[""] != langs["vi"] {
 		t.Errorf("command menus %v", langs)
@@ -139,17 +116,17 @@ func TestConversationFromStartToStatus(t *testing.T) {
 
 func TestSomeoneElsesContactIsNotOwn(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s3cret" })
-	post(t, h, "s3cret", contactUpdate(newUpdateID(), 501, 999, "+84900000001"))
+	post(t, h, "s3cret", bottest.ContactUpdate(bottest.NextUpdateID(), 501, 999, "+84900000001"))
 	in := h.core.inbounds()
 	if len(in) != 1 || in[0].Contact == nil || in[0].Contact.Own {
 		t.Fatalf("a contact of user 999 sent by 501 must not be Own: %+v", in)
 	}
 	// The core's refusal comes with the share button again.
-	if m := markupOf(t, h.api.callsTo("sendMessage")[0]); len(m.Keyboard) != 1 || !m.Keyboard[0][0].RequestContact {
+	if m := bottest.MarkupOf(t, h.api.Calls("sendMessage")[0]); len(m.Keyboard) != 1 || !m.Keyboard[0][0].RequestContact {
 		t.Errorf("refusal should offer the share button again: %+v", m)
 	}
 	// A contact without user_id (typed in from the address book) is not own either.
-	post(t, h, "s3cret", contactUpdate(newUpdateID(), 501, 0, "+84900000002"))
+	post(t, h, "s3cret", bottest.ContactUpdate(bottest.NextUpdateID(), 501, 0, "+84900000002"))
 	if in := h.core.inbounds(); in[1].Contact.Own {
 		t.Error("contact without user_id taken as own")
 	}
@@ -171,7 +148,7 @@ func TestWebhookChecksSecretAndBody(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "right_Secret-1"
 	})
-	up := textUpdate(newUpdateID(), 42, "xin chào")
+	up := bottest.TextUpdate(bottest.NextUpdateID(), 42, "xin chào")
 	body, _ := json.Marshal(up)
 	cases := []struct {
 		name, method, secret, body string
@@ -204,14 +181,14 @@ func TestWebhookChecksSecretAndBody(t *testing.T) {
 
 func TestWebhookWithoutSecretRefusesAll(t *testing.T) {
 	h := newHarness(t, nil)
-	if rec := post(t, h, "", textUpdate(newUpdateID(), 42, "hi")); rec.Code != http.StatusUnauthorized {
+	if rec := post(t, h, "", bottest.TextUpdate(bottest.NextUpdateID(), 42, "hi")); rec.Code != http.StatusUnauthorized {
 		t.Errorf("status %d", rec.Code)
 	}
 }
 
 func TestDuplicateUpdateHandledOnce(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s" })
-	up := textUpdate(newUpdateID(), 43, "lịch chi trả")
+	up := bottest.TextUpdate(bottest.NextUpdateID(), 43, "lịch chi trả")
 	for i := 0; i < 3; i++ {
 		if rec := post(t, h, "s", up); rec.Code != http.StatusOK {
 			t.Fatalf("delivery %d: status %d", i, rec.Code)
@@ -220,7 +197,7 @@ func TestDuplicateUpdateHandledOnce(t *testing.T) {
 	if n := len(h.core.inbounds()); n != 1 {
 		t.Errorf("core called %d times for one update", n)
 	}
-	if n := len(h.api.callsTo("sendMessage")); n != 1 {
+	if n := len(h.api.Calls("sendMessage")); n != 1 {
 		t.Errorf("%d replies for one update", n)
 	}
 }
@@ -228,24 +205,24 @@ func TestDuplicateUpdateHandledOnce(t *testing.T) {
 func TestRunWebhookModeSetsWebhook(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s3cret" })
 	stop := h.run(t)
-	h.api.waitCalls("setMyCommands", 3)
+	h.api.WaitCalls("setMyCommands", 3)
 	stop()
-	set := h.api.callsTo("setWebhook")
+	set := h.api.Calls("setWebhook")
 	if len(set) != 1 {
 		t.Fatalf("setWebhook calls: %d", len(set))
 	}
-	p := set[0].params
+	p := set[0].Params
 	if p.Get("url") != "https://gw.example/telegram/webhook" || p.Get("secret_token") != "s3cret" || p.Get("allowed_updates") != `["message","callback_query","my_chat_member"]` {
 		t.Errorf("setWebhook params %v", p)
 	}
-	if n := len(h.api.callsTo("getUpdates")) + len(h.api.callsTo("deleteWebhook")); n != 0 {
+	if n := len(h.api.Calls("getUpdates")) + len(h.api.Calls("deleteWebhook")); n != 0 {
 		t.Errorf("webhook mode must not poll nor delete the webhook (%d calls)", n)
 	}
 }
 
 func TestRunRefusedTokenFails(t *testing.T) {
 	h := newHarness(t, nil)
-	h.api.hook("getMe", func(url.Values) (int, string) {
+	h.api.Hook("getMe", func(url.Values) (int, string) {
 		return 401, `{"ok":false,"error_code":401,"description":"Unauthorized"}`
 	})
 	if err := h.bot.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
@@ -259,7 +236,7 @@ func TestThrottledPausesWholeBot(t *testing.T) {
 	h := newHarness(t, nil)
 	var first atomic.Bool
 	var pausedAt atomic.Int64
-	h.api.hook("sendMessage", func(p url.Values) (int, string) {
+	h.api.Hook("sendMessage", func(p url.Values) (int, string) {
 		if p.Get("chat_id") == "1001" && first.CompareAndSwap(false, true) {
 			pausedAt.Store(time.Now().UnixNano())
 			return 429, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}`
@@ -270,7 +247,7 @@ func TestThrottledPausesWholeBot(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() { errs <- h.bot.Send(ctx, gateway.Outbound{To: "1001", Reply: gateway.Reply{Text: "một"}}) }()
 	// The second send starts after the 429 was received.
-	h.api.waitCalls("sendMessage", 1)
+	h.api.WaitCalls("sendMessage", 1)
 	deadline := time.Now().Add(5 * time.Second)
 	for paused, _ := h.bot.lim.Paused(ctx, bucketAll); paused == 0; paused, _ = h.bot.lim.Paused(ctx, bucketAll) {
 		if time.Now().After(deadline) {
@@ -286,17 +263,17 @@ func TestThrottledPausesWholeBot(t *testing.T) {
 			t.Fatalf("send after 429: %v", err)
 		}
 	}
-	calls := h.api.callsTo("sendMessage")
+	calls := h.api.Calls("sendMessage")
 	if len(calls) != 3 {
 		t.Fatalf("want 3 sendMessage calls (one refused, two delivered), got %d", len(calls))
 	}
 	resume := time.Unix(0, pausedAt.Load()).Add(time.Second - 100*time.Millisecond) // Redis clock and request jitter
 	delivered := map[string]bool{}
 	for _, c := range calls[1:] {
-		if c.at.Before(resume) {
-			t.Errorf("message to %s sent %v into a 1s pause", c.params.Get("chat_id"), c.at.Sub(time.Unix(0, pausedAt.Load())))
+		if c.At.Before(resume) {
+			t.Errorf("message to %s sent %v into a 1s pause", c.Params.Get("chat_id"), c.At.Sub(time.Unix(0, pausedAt.Load())))
 		}
-		delivered[c.params.Get("text")] = true
+		delivered[c.Params.Get("text")] = true
 	}
 	if !delivered["một"] || !delivered["hai"] {
 		t.Errorf("messages lost: %v", delivered)
@@ -305,7 +282,7 @@ func TestThrottledPausesWholeBot(t *testing.T) {
 
 func TestBlockedUserIsStopped(t *testing.T) {
 	h := newHarness(t, nil)
-	h.api.hook("sendMessage", func(url.Values) (int, string) {
+	h.api.Hook("sendMessage", func(url.Values) (int, string) {
 		return 403, `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`
 	})
 	err := h.bot.Send(context.Background(), gateway.Outbound{Channel: gateway.Telegram, To: "5005", Reply: gateway.Reply{Text: "Thông báo"}})
@@ -313,7 +290,7 @@ func TestBlockedUserIsStopped(t *testing.T) {
 	if se == nil || se.Kind != gateway.Stopped || se.Reason != "blocked" {
 		t.Fatalf("403 mapped to %v", err)
 	}
-	if n := len(h.api.callsTo("sendMessage")); n != 1 {
+	if n := len(h.api.Calls("sendMessage")); n != 1 {
 		t.Errorf("a 403 must not be retried (%d calls)", n)
 	}
 	if got := h.stops.list(); len(got) != 1 || got[0] != (stopCall{"stop", "telegram", "5005", "blocked"}) {
@@ -323,10 +300,10 @@ func TestBlockedUserIsStopped(t *testing.T) {
 
 func TestBlockingNoticeStopsUser(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s" })
-	up := map[string]any{"update_id": newUpdateID(), "my_chat_member": map[string]any{
-		"chat": privateChat(6006), "from": user(6006, "vi"), "date": 1700000000,
-		"old_chat_member": map[string]any{"user": user(1, ""), "status": "member"},
-		"new_chat_member": map[string]any{"user": user(1, ""), "status": "kicked"},
+	up := map[string]any{"update_id": bottest.NextUpdateID(), "my_chat_member": map[string]any{
+		"chat": bottest.PrivateChat(6006), "from": bottest.User(6006, "vi"), "date": 1700000000,
+		"old_chat_member": map[string]any{"user": bottest.User(1, ""), "status": "member"},
+		"new_chat_member": map[string]any{"user": bottest.User(1, ""), "status": "kicked"},
 	}}
 	post(t, h, "s", up)
 	if got := h.stops.list(); len(got) != 1 || got[0] != (stopCall{"stop", "telegram", "6006", "blocked"}) {
@@ -337,7 +314,7 @@ func TestBlockingNoticeStopsUser(t *testing.T) {
 func TestRetriesNetworkAndServerErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	var n atomic.Int32
-	h.api.hook("sendMessage", func(url.Values) (int, string) {
+	h.api.Hook("sendMessage", func(url.Values) (int, string) {
 		switch n.Add(1) {
 		case 1:
 			return 502, "<html>Bad Gateway</html>"
@@ -353,12 +330,12 @@ func TestRetriesNetworkAndServerErrors(t *testing.T) {
 		t.Errorf("%d attempts, want 3", n.Load())
 	}
 
-	h.api.hook("sendMessage", func(url.Values) (int, string) { return 503, "unavailable" })
+	h.api.Hook("sendMessage", func(url.Values) (int, string) { return 503, "unavailable" })
 	err := h.bot.Send(context.Background(), gateway.Outbound{To: "7007", Reply: gateway.Reply{Text: "x"}})
 	if !gateway.IsRetryable(err) {
 		t.Errorf("persistent 503: %v", err)
 	}
-	if got := len(h.api.callsTo("sendMessage")) - 3; got != h.bot.maxAttempts {
+	if got := len(h.api.Calls("sendMessage")) - 3; got != h.bot.maxAttempts {
 		t.Errorf("%d attempts, want the cap %d", got, h.bot.maxAttempts)
 	}
 
@@ -390,7 +367,7 @@ func TestSendValidatesAndIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(h.api.callsTo("sendMessage")); n != 1 {
+	if n := len(h.api.Calls("sendMessage")); n != 1 {
 		t.Errorf("same key sent %d times", n)
 	}
 }
@@ -405,11 +382,11 @@ func TestPerChatLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := h.api.callsTo("sendMessage")
-	if gap := c[1].at.Sub(c[0].at); gap > 500*time.Millisecond {
+	c := h.api.Calls("sendMessage")
+	if gap := c[1].At.Sub(c[0].At); gap > 500*time.Millisecond {
 		t.Errorf("another chat waited %v", gap)
 	}
-	if gap := c[2].at.Sub(c[0].at); gap < 900*time.Millisecond { // 1 s by the Redis clock; allow for request jitter
+	if gap := c[2].At.Sub(c[0].At); gap < 900*time.Millisecond { // 1 s by the Redis clock; allow for request jitter
 		t.Errorf("same chat twice within %v", gap)
 	}
 }
@@ -417,9 +394,9 @@ func TestPerChatLimit(t *testing.T) {
 // Restarting the poller neither repeats nor loses updates.
 func TestPollingRestartDoesNotRepeat(t *testing.T) {
 	h := newHarness(t, nil)
-	h.api.forget = true // as if Telegram never heard the last offset before the restart
+	h.api.Forget() // as if Telegram never heard the last offset before the restart
 	stop := h.run(t)
-	h.api.push(textUpdate(11, 300, "a"), textUpdate(12, 301, "b"), textUpdate(13, 300, "c"))
+	h.api.Push(bottest.TextUpdate(11, 300, "a"), bottest.TextUpdate(12, 301, "b"), bottest.TextUpdate(13, 300, "c"))
 	got := h.waitInbounds(t, 3)
 	if got[0].Text == "c" || (got[0].Text != "a" && got[1].Text != "a") {
 		t.Errorf("chat 300's updates out of order: %+v", got)
@@ -438,13 +415,13 @@ func TestPollingRestartDoesNotRepeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := len(h.api.callsTo("getUpdates"))
+	before := len(h.api.Calls("getUpdates"))
 	h.bot = second
 	h.run(t)
-	h.api.push(textUpdate(14, 302, "d"))
+	h.api.Push(bottest.TextUpdate(14, 302, "d"))
 	got = h.waitInbounds(t, 4)
-	if first := h.api.callsTo("getUpdates")[before]; first.params.Get("offset") != "14" {
-		t.Errorf("restarted poller asked from offset %q, want 14", first.params.Get("offset"))
+	if first := h.api.Calls("getUpdates")[before]; first.Params.Get("offset") != "14" {
+		t.Errorf("restarted poller asked from offset %q, want 14", first.Params.Get("offset"))
 	}
 	seen := map[string]int{}
 	for _, in := range got {
@@ -464,10 +441,10 @@ func TestPollingReplaysUnfinishedUpdate(t *testing.T) {
 	ctx := context.Background()
 	h.rdb.Set(ctx, keyUpdate+"21", "done", time.Hour)
 	h.rdb.Set(ctx, keyUpdate+"22", "0123456789abcdef", time.Hour) // claim of a dead process
-	h.api.push(textUpdate(21, 400, "handled before"), textUpdate(22, 400, "interrupted"))
+	h.api.Push(bottest.TextUpdate(21, 400, "handled before"), bottest.TextUpdate(22, 400, "interrupted"))
 	h.run(t)
 	got := h.waitInbounds(t, 1)
-	h.api.push(textUpdate(23, 400, "next"))
+	h.api.Push(bottest.TextUpdate(23, 400, "next"))
 	got = h.waitInbounds(t, 2)
 	if len(got) != 2 || got[0].Text != "interrupted" || got[1].Text != "next" {
 		t.Errorf("core got %+v", got)
@@ -477,14 +454,14 @@ func TestPollingReplaysUnfinishedUpdate(t *testing.T) {
 func TestPollingBacksOffOnConflict(t *testing.T) {
 	h := newHarness(t, nil)
 	var n atomic.Int32
-	h.api.hook("getUpdates", func(url.Values) (int, string) {
+	h.api.Hook("getUpdates", func(url.Values) (int, string) {
 		if n.Add(1) <= 2 {
 			return 409, `{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}`
 		}
 		return 0, ""
 	})
 	h.run(t)
-	h.api.push(textUpdate(31, 500, "sau xung đột"))
+	h.api.Push(bottest.TextUpdate(31, 500, "sau xung đột"))
 	if got := h.waitInbounds(t, 1); got[0].Text != "sau xung đột" {
 		t.Errorf("got %+v", got)
 	}
@@ -504,38 +481,38 @@ func TestCallbacks(t *testing.T) {
 	if again, _ := h.bot.callbackData(ctx, long); again != data {
 		t.Error("the same payload should get the same token")
 	}
-	post(t, h, "s", callbackUpdate(newUpdateID(), 601, data))
-	post(t, h, "s", callbackUpdate(newUpdateID(), 601, "#cb:expiredtoken"))
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 601, data))
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 601, "#cb:expiredtoken"))
 	h.bot.core.(*fakeCore).fail = true
-	post(t, h, "s", callbackUpdate(newUpdateID(), 601, "/amount"))
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 601, "/amount"))
 
 	in := h.core.inbounds()
 	if len(in) != 3 || in[0].Text != long || in[1].Text != "/menu" || in[2].Text != "/amount" {
 		t.Fatalf("core got %+v", in)
 	}
-	answers := h.api.callsTo("answerCallbackQuery")
+	answers := h.api.Calls("answerCallbackQuery")
 	if len(answers) != 3 {
 		t.Fatalf("every callback must be answered, got %d answers", len(answers))
 	}
-	if answers[1].params.Get("text") != "Nút này đã cũ. Xin chọn lại từ thực đơn ạ." {
-		t.Errorf("expired button answer %v", answers[1].params)
+	if answers[1].Params.Get("text") != "Nút này đã cũ. Xin chọn lại từ thực đơn ạ." {
+		t.Errorf("expired button answer %v", answers[1].Params)
 	}
-	sends := h.api.callsTo("sendMessage")
-	if got := sends[len(sends)-1].params.Get("text"); got != "Xin lỗi Ông/Bà, hệ thống đang bận. Ông/Bà vui lòng thử lại sau ít phút ạ." {
+	sends := h.api.Calls("sendMessage")
+	if got := sends[len(sends)-1].Params.Get("text"); got != "Xin lỗi Ông/Bà, hệ thống đang bận. Ông/Bà vui lòng thử lại sau ít phút ạ." {
 		t.Errorf("core failure answer %q", got)
 	}
 }
 
 func TestGroupsAndNonText(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s" })
-	group := textUpdate(newUpdateID(), 701, "/status")
+	group := bottest.TextUpdate(bottest.NextUpdateID(), 701, "/status")
 	group["message"].(map[string]any)["chat"] = map[string]any{"id": -100123, "type": "supergroup"}
 	post(t, h, "s", group)
-	chatter := textUpdate(newUpdateID(), 701, "chào cả nhà")
+	chatter := bottest.TextUpdate(bottest.NextUpdateID(), 701, "chào cả nhà")
 	chatter["message"].(map[string]any)["chat"] = map[string]any{"id": -100123, "type": "supergroup"}
 	post(t, h, "s", chatter)
-	photo := map[string]any{"update_id": newUpdateID(), "message": map[string]any{
-		"message_id": 9, "date": 1700000000, "from": user(702, "en"), "chat": privateChat(702),
+	photo := map[string]any{"update_id": bottest.NextUpdateID(), "message": map[string]any{
+		"message_id": 9, "date": 1700000000, "from": bottest.User(702, "en"), "chat": bottest.PrivateChat(702),
 		"photo": []map[string]any{{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}},
 	}}
 	post(t, h, "s", photo)
@@ -543,15 +520,15 @@ func TestGroupsAndNonText(t *testing.T) {
 	if n := len(h.core.inbounds()); n != 0 {
 		t.Errorf("core called %d times", n)
 	}
-	sends := h.api.callsTo("sendMessage")
+	sends := h.api.Calls("sendMessage")
 	if len(sends) != 2 {
 		t.Fatalf("want 2 messages (group pointer, text only), got %d", len(sends))
 	}
-	if sends[0].params.Get("chat_id") != "-100123" || !strings.Contains(sends[0].params.Get("text"), "nhắn riêng") {
-		t.Errorf("group answer %v", sends[0].params)
+	if sends[0].Params.Get("chat_id") != "-100123" || !strings.Contains(sends[0].Params.Get("text"), "nhắn riêng") {
+		t.Errorf("group answer %v", sends[0].Params)
 	}
-	if !strings.Contains(sends[1].params.Get("text"), "only read text messages") {
-		t.Errorf("photo answer in the sender's language: %v", sends[1].params)
+	if !strings.Contains(sends[1].Params.Get("text"), "only read text messages") {
+		t.Errorf("photo answer in the sender's language: %v", sends[1].Params)
 	}
 }
 
@@ -565,18 +542,18 @@ func TestStaffCommands(t *testing.T) {
 	h.bot.SetStats(statsFunc(func(context.Context) (map[string]int64, error) {
 		return map[string]int64{"subscribers": 1234}, nil
 	}))
-	post(t, h, "s", textUpdate(newUpdateID(), 777, "/broadcast Vũ Phúc Lịch chi trả ngày 10"))
-	post(t, h, "s", textUpdate(newUpdateID(), 777, "/stats"))
-	post(t, h, "s", textUpdate(newUpdateID(), 778, "/stats")) // not staff: goes to the core
+	post(t, h, "s", bottest.TextUpdate(bottest.NextUpdateID(), 777, "/broadcast Vũ Phúc Lịch chi trả ngày 10"))
+	post(t, h, "s", bottest.TextUpdate(bottest.NextUpdateID(), 777, "/stats"))
+	post(t, h, "s", bottest.TextUpdate(bottest.NextUpdateID(), 778, "/stats")) // not staff: goes to the core
 
 	if gotArgs != "Vũ Phúc Lịch chi trả ngày 10" {
 		t.Errorf("broadcast args %q", gotArgs)
 	}
-	sends := h.api.callsTo("sendMessage")
+	sends := h.api.Calls("sendMessage")
 	if len(sends) != 3 {
 		t.Fatalf("%d messages", len(sends))
 	}
-	stats := sends[1].params.Get("text")
+	stats := sends[1].Params.Get("text")
 	if !strings.Contains(stats, "Thống kê kênh Telegram") || !strings.Contains(stats, "Tin đã gửi: 1") || !strings.Contains(stats, "subscribers: 1234") {
 		t.Errorf("stats text %q", stats)
 	}
@@ -591,11 +568,11 @@ func (f statsFunc) Counts(ctx context.Context) (map[string]int64, error) { retur
 
 func TestLangCommandChangesBotTexts(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s" })
-	post(t, h, "s", callbackUpdate(newUpdateID(), 801, "/lang en"))
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 801, "/lang en"))
 	h.bot.core.(*fakeCore).fail = true
-	post(t, h, "s", textUpdate(newUpdateID(), 801, "hello"))
-	sends := h.api.callsTo("sendMessage")
-	if got := sends[len(sends)-1].params.Get("text"); got != "Sorry, the system is busy. Please try again in a few minutes." {
+	post(t, h, "s", bottest.TextUpdate(bottest.NextUpdateID(), 801, "hello"))
+	sends := h.api.Calls("sendMessage")
+	if got := sends[len(sends)-1].Params.Get("text"); got != "Sorry, the system is busy. Please try again in a few minutes." {
 		t.Errorf("after /lang en the bot's own texts should be English, got %q", got)
 	}
 }

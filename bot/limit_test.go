@@ -10,6 +10,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/bot/bottest"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
 	"github.com/socialaid-vn/gateway/throttle"
 )
@@ -41,7 +42,7 @@ func TestReplicasShareTheBudget(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
 		t.Errorf("20 messages at 20/s across two replicas took only %v", elapsed)
 	}
-	if n := len(h.api.callsTo("sendMessage")); n != 20 {
+	if n := len(h.api.Calls("sendMessage")); n != 20 {
 		t.Errorf("%d messages sent", n)
 	}
 }
@@ -52,9 +53,9 @@ func BenchmarkSend(b *testing.B) {
 	if _, real := redistest.Addr(b); !real {
 		b.Log("redis-server not on PATH: measuring against miniredis")
 	}
-	api := newFakeAPIB(b)
+	api := bottest.New(b, testToken)
 	rdb := redistest.New(b)
-	bot, err := New(Config{Token: testToken, APIURL: api.srv.URL, MPS: 1000}, rdb, &fakeCore{}, nil, testCatalog(b), nil)
+	bot, err := New(Config{Token: testToken, APIURL: api.URL, MPS: 1000}, rdb, &fakeCore{}, nil, testCatalog(b), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

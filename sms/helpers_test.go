@@ -1,16 +1,10 @@
 package sms
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/xml"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -19,7 +13,9 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/internal/logtest"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
+	"github.com/socialaid-vn/gateway/sms/smstest"
 )
 
 const (
@@ -118,29 +114,11 @@ func (f *fakeOptOuts) reason(id string) string {
 	return f.stopped["sms:"+id]
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	ch      *Channel
 	core    *fakeCore
 	optouts *fakeOptOuts
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 }
 
 // newFixture builds a channel with credentials on a fresh Redis; edit changes the config.
@@ -153,7 +131,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	f := &fixture{core: &fakeCore{}, optouts: newOptOuts(), logs: &syncBuffer{}}
+	f := &fixture{core: &fakeCore{}, optouts: newOptOuts(), logs: &logtest.Buffer{}}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ch, err := New(cfg, redistest.New(t), f.core, f.optouts, testCommunes, log)
 	if err != nil {
@@ -166,60 +144,12 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	return f
 }
 
-// twilioSignature computes X-Twilio-Signature the way Twilio documents it: HMAC-SHA1 keyed with
-// the auth token over the full URL followed by every POST parameter name and value, sorted by
-// name, base64-encoded. It is written independently of twilio-go's validator on purpose.
-func twilioSignature(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		for _, v := range form[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	h := hmac.New(sha1.New, []byte(token))
-	h.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
 // signedPost builds a POST of form to path as Twilio would send it to testBase.
 func signedPost(path string, form url.Values) *http.Request {
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilioSignature(testToken, testBase+path, form))
-	return req
+	return smstest.NewRequest(path, form, smstest.Sign(testToken, testBase+path, form))
 }
 
 // inboundForm is a Twilio incoming-message payload (the fields Twilio posts).
 func inboundForm(sid, from, body string) url.Values {
-	return url.Values{
-		"ToCountry": {"VN"}, "SmsMessageSid": {sid}, "NumMedia": {"0"}, "SmsSid": {sid},
-		"SmsStatus": {"received"}, "Body": {body}, "To": {"+84900000001"}, "NumSegments": {"1"},
-		"MessageSid": {sid}, "AccountSid": {testSID}, "From": {from}, "ApiVersion": {"2010-04-01"},
-	}
-}
-
-// twimlMessage extracts the <Message> text of a TwiML answer ("" when there is none).
-func twimlMessage(t *testing.T, body string) string {
-	t.Helper()
-	var doc struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []string `xml:"Message"`
-	}
-	if err := xml.Unmarshal([]byte(body), &doc); err != nil {
-		t.Fatalf("not TwiML: %v\n%s", err, body)
-	}
-	if len(doc.Messages) > 1 {
-		t.Fatalf("%d messages in one reply", len(doc.Messages))
-	}
-	if len(doc.Messages) == 0 {
-		return ""
-	}
-	return doc.Messages[0]
+	return smstest.InboundForm(testSID, sid, from, body)
 }

@@ -6,72 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms/smstest"
 )
-
-// fakeTwilio is Twilio's Messages endpoint: it records each request and answers with the next
-// scripted response (success once the script is used up).
-type fakeTwilio struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	forms  []url.Values
-	paths  []string
-	users  []string
-	script []func(w http.ResponseWriter, r *http.Request)
-}
-
-func newFakeTwilio(t *testing.T, script ...func(w http.ResponseWriter, r *http.Request)) *fakeTwilio {
-	f := &fakeTwilio{script: script}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		form, _ := url.ParseQuery(string(body))
-		user, _, _ := r.BasicAuth()
-		f.mu.Lock()
-		n := len(f.forms)
-		f.forms = append(f.forms, form)
-		f.paths = append(f.paths, r.Method+" "+r.URL.Path)
-		f.users = append(f.users, user)
-		var step func(http.ResponseWriter, *http.Request)
-		if n < len(f.script) {
-			step = f.script[n]
-		}
-		f.mu.Unlock()
-		if step == nil {
-			step = created
-		}
-		step(w, r)
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeTwilio) calls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.forms)
-}
-
-var sidCounter struct {
-	sync.Mutex
-	n int
-}
-
-func created(w http.ResponseWriter, r *http.Request) {
-	sidCounter.Lock()
-	sidCounter.n++
-	sid := fmt.Sprintf("SM%032d", sidCounter.n)
-	sidCounter.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, `{"sid":%q,"status":"queued","to":%q,"num_segments":"1","error_code":null}`, sid, r.FormValue("To"))
-}
 
 func twilioError(status, code int, retryAfter string) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -124,12 +65,12 @@ func TestSend(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tw := newFakeTwilio(t, tc.script...)
-			f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+			tw := smstest.NewTwilio(t, tc.script...)
+			f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 			f.ch.httpTimeout = 200 * time.Millisecond
 			sid, err := f.ch.SendMessage(context.Background(), outbound("Thông báo: ngày 10/7 chi trả tại nhà văn hóa thôn ạ."))
-			if tw.calls() != tc.calls {
-				t.Errorf("%d calls to Twilio, want %d", tw.calls(), tc.calls)
+			if tw.Calls() != tc.calls {
+				t.Errorf("%d calls to Twilio, want %d", tw.Calls(), tc.calls)
 			}
 			if tc.kind == 0 {
 				if err != nil || !strings.HasPrefix(sid, "SM") {
@@ -165,14 +106,15 @@ func steps(s ...func(http.ResponseWriter, *http.Request)) []func(http.ResponseWr
 }
 
 func TestSendRequest(t *testing.T) {
-	tw := newFakeTwilio(t)
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL + "/" })
+	tw := smstest.NewTwilio(t)
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL + "/" })
 	if _, err := f.ch.SendMessage(context.Background(), outbound("Đăng ký • nhận “thông báo”…")); err != nil {
 		t.Fatal(err)
 	}
-	form := tw.forms[0]
-	if tw.paths[0] != "POST /2010-04-01/Accounts/"+testSID+"/Messages.json" || tw.users[0] != testSID {
-		t.Errorf("request %s as %q", tw.paths[0], tw.users[0])
+	req := tw.Requests()[0]
+	form := req.Form
+	if req.Path != "POST /2010-04-01/Accounts/"+testSID+"/Messages.json" || req.User != testSID {
+		t.Errorf("request %s as %q", req.Path, req.User)
 	}
 	want := map[string]string{
 		"To": testPhone, "From": "+84900000001", "Body": `Dang ky - nhan "thong bao"...`,
@@ -184,11 +126,11 @@ func TestSendRequest(t *testing.T) {
 		}
 	}
 	// A messaging service replaces From.
-	f2 := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL; c.MessagingServiceSID = "MG0123" })
+	f2 := newFixture(t, func(c *Config) { c.APIURL = tw.URL; c.MessagingServiceSID = "MG0123" })
 	if _, err := f2.ch.SendMessage(context.Background(), outbound("x")); err != nil {
 		t.Fatal(err)
 	}
-	if form := tw.forms[1]; form.Get("MessagingServiceSid") != "MG0123" || form.Has("From") {
+	if form := tw.Requests()[1].Form; form.Get("MessagingServiceSid") != "MG0123" || form.Has("From") {
 		t.Errorf("messaging service form %v", form)
 	}
 	if logs := f.logs.String(); strings.Contains(logs, "912345667") || strings.Contains(logs, "thong bao") || !strings.Contains(logs, "+8491*****67") {
@@ -214,21 +156,21 @@ func TestSendConnectionRefusedIsRetried(t *testing.T) {
 }
 
 func TestSendRefusesStoppedNumber(t *testing.T) {
-	tw := newFakeTwilio(t)
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+	tw := smstest.NewTwilio(t)
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	f.optouts.Stop(context.Background(), gateway.SMS, testPhone, "opted_out")
 	err := f.ch.Send(context.Background(), outbound("Thông báo"))
 	if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Stopped {
 		t.Fatalf("err %v", err)
 	}
-	if tw.calls() != 0 {
+	if tw.Calls() != 0 {
 		t.Error("sent to an opted-out number")
 	}
 }
 
 func TestSendBadInput(t *testing.T) {
-	tw := newFakeTwilio(t)
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+	tw := smstest.NewTwilio(t)
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	cases := map[string]gateway.Outbound{
 		"invalid_number": {Channel: gateway.SMS, To: "abc", Reply: gateway.Reply{Text: "x"}},
 		"empty":          {Channel: gateway.SMS, To: testPhone, Reply: gateway.Reply{Text: " 🎉 "}},
@@ -240,7 +182,7 @@ func TestSendBadInput(t *testing.T) {
 			t.Errorf("%s: %v", reason, err)
 		}
 	}
-	if tw.calls() != 0 {
+	if tw.Calls() != 0 {
 		t.Error("bad input reached Twilio")
 	}
 }
@@ -248,8 +190,8 @@ func TestSendBadInput(t *testing.T) {
 // TestSendKeyOnce: a message key is sent once; after a timeout the same key is refused as in
 // doubt rather than sent again; after a definite failure it may be sent again.
 func TestSendKeyOnce(t *testing.T) {
-	tw := newFakeTwilio(t, created, hang, htmlError(503), htmlError(503), htmlError(503))
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+	tw := smstest.NewTwilio(t, smstest.Created, hang, htmlError(503), htmlError(503), htmlError(503))
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	f.ch.httpTimeout = 200 * time.Millisecond
 	ctx := context.Background()
 	m := outbound("Nhắc lịch chi trả")
@@ -259,8 +201,8 @@ func TestSendKeyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	sid2, err := f.ch.SendMessage(ctx, m)
-	if err != nil || sid2 != sid1 || tw.calls() != 1 {
-		t.Fatalf("resend of a sent key: sid %q/%q err %v calls %d", sid1, sid2, err, tw.calls())
+	if err != nil || sid2 != sid1 || tw.Calls() != 1 {
+		t.Fatalf("resend of a sent key: sid %q/%q err %v calls %d", sid1, sid2, err, tw.Calls())
 	}
 	if d, _ := f.ch.Delivery(ctx, sid1); d.Key != m.Key {
 		t.Errorf("delivery key %q", d.Key)
@@ -271,23 +213,23 @@ func TestSendKeyOnce(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 	err = f.ch.Send(ctx, m)
-	if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Unknown || se.Reason != "in_doubt" || tw.calls() != 2 {
-		t.Fatalf("key in doubt resent: %v (calls %d)", err, tw.calls())
+	if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Unknown || se.Reason != "in_doubt" || tw.Calls() != 2 {
+		t.Fatalf("key in doubt resent: %v (calls %d)", err, tw.Calls())
 	}
 
 	m.Key = "bc-3:+84912345667" // 503 three times: not accepted, so it may be tried again
 	if err := f.ch.Send(ctx, m); !gateway.IsRetryable(err) {
 		t.Fatalf("err %v", err)
 	}
-	if _, err := f.ch.SendMessage(ctx, m); err != nil || tw.calls() != 6 {
-		t.Fatalf("retry after definite failure: %v (calls %d)", err, tw.calls())
+	if _, err := f.ch.SendMessage(ctx, m); err != nil || tw.Calls() != 6 {
+		t.Fatalf("retry after definite failure: %v (calls %d)", err, tw.Calls())
 	}
 }
 
 // TestSendRateLimit: sends share the SMS_MPS budget through Redis.
 func TestSendRateLimit(t *testing.T) {
-	tw := newFakeTwilio(t)
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL; c.MPS = 20 })
+	tw := smstest.NewTwilio(t)
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL; c.MPS = 20 })
 	start := time.Now()
 	for i := 0; i < 5; i++ {
 		if err := f.ch.Send(context.Background(), outbound("x")); err != nil {
@@ -301,8 +243,8 @@ func TestSendRateLimit(t *testing.T) {
 }
 
 func TestSendContextCancelled(t *testing.T) {
-	tw := newFakeTwilio(t, htmlError(503), htmlError(503), htmlError(503))
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+	tw := smstest.NewTwilio(t, htmlError(503), htmlError(503), htmlError(503))
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	first := make(chan struct{}, 1)
 	f.ch.transport = notifyTransport{base: http.DefaultTransport, answered: first}
 	f.ch.backoff = time.Hour
@@ -320,8 +262,8 @@ func TestSendContextCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Send ignored context cancellation while backing off")
 	}
-	if tw.calls() != 1 {
-		t.Errorf("%d calls", tw.calls())
+	if tw.Calls() != 1 {
+		t.Errorf("%d calls", tw.Calls())
 	}
 }
 
@@ -341,14 +283,14 @@ func (n notifyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // TestSendHonoursRetryAfter: a Retry-After within the cap is waited for, then the send retried.
 func TestSendHonoursRetryAfter(t *testing.T) {
-	tw := newFakeTwilio(t, twilioError(429, 20429, "1"))
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.srv.URL })
+	tw := smstest.NewTwilio(t, twilioError(429, 20429, "1"))
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	f.ch.maxBackoff = 5 * time.Second
 	start := time.Now()
 	if err := f.ch.Send(context.Background(), outbound("x")); err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el < time.Second || tw.calls() != 2 {
-		t.Errorf("retried after %s (%d calls), want after Retry-After: 1", el, tw.calls())
+	if el := time.Since(start); el < time.Second || tw.Calls() != 2 {
+		t.Errorf("retried after %s (%d calls), want after Retry-After: 1", el, tw.Calls())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms/smstest"
 )
 
 // TestTwilioPublishedSignature checks the channel against the example in Twilio's "Webhooks
@@ -21,7 +22,7 @@ func TestTwilioPublishedSignature(t *testing.T) {
 		"From": {"+12349013030"}, "To": {"+18005551212"},
 	}
 	const published = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
-	if got := twilioSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form); got != published {
+	if got := smstest.Sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form); got != published {
 		t.Fatalf("test signer gives %s, Twilio published %s", got, published)
 	}
 	f := newFixture(t, func(c *Config) { c.AuthToken = "12345"; c.PublicBaseURL = "https://mycompany.com" })
@@ -59,7 +60,7 @@ func TestInboundWebhook(t *testing.T) {
 			"Da, y dinh: application_status. application_code=TB-2025-000123 id_last4=4567\nHD: Huong dan"},
 		{"forged signature", func() *http.Request {
 			req := signedPost("/sms/twilio", valid)
-			req.Header.Set("X-Twilio-Signature", twilioSignature("not-the-token", testBase+"/sms/twilio", valid))
+			req.Header.Set("X-Twilio-Signature", smstest.Sign("not-the-token", testBase+"/sms/twilio", valid))
 			return req
 		}, 403, ""},
 		{"tampered body", func() *http.Request {
@@ -103,7 +104,7 @@ func TestInboundWebhook(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
 			t.Errorf("%s: Content-Type %q", tc.name, ct)
 		}
-		if got := twimlMessage(t, rec.Body.String()); got != tc.reply {
+		if got := smstest.TwiMLMessage(t, rec.Body.String()); got != tc.reply {
 			t.Errorf("%s: reply %q, want %q", tc.name, got, tc.reply)
 		}
 	}
@@ -152,7 +153,7 @@ func TestReplayedMessageSid(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
-		replies = append(replies, twimlMessage(t, rec.Body.String()))
+		replies = append(replies, smstest.TwiMLMessage(t, rec.Body.String()))
 	}
 	if f.core.count() != 1 {
 		t.Errorf("core ran %d times for one MessageSid", f.core.count())
@@ -181,7 +182,7 @@ func TestConcurrentDuplicate(t *testing.T) {
 		defer wg.Done()
 		rec := httptest.NewRecorder()
 		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
-		results[i] = twimlMessage(t, rec.Body.String())
+		results[i] = smstest.TwiMLMessage(t, rec.Body.String())
 	}
 	wg.Add(1)
 	go serve(0)
@@ -204,7 +205,7 @@ func TestCoreFailureApologisesAndForgets(t *testing.T) {
 	form := inboundForm("SM00000000000000000000000000000030", "+84912345667", "HD")
 	rec := httptest.NewRecorder()
 	f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
-	got := twimlMessage(t, rec.Body.String())
+	got := smstest.TwiMLMessage(t, rec.Body.String())
 	if rec.Code != 200 || !strings.HasPrefix(got, "Xin loi Ong/Ba") || !IsGSM(got) {
 		t.Errorf("status %d reply %q", rec.Code, got)
 	}
@@ -213,7 +214,7 @@ func TestCoreFailureApologisesAndForgets(t *testing.T) {
 	f.core.mu.Unlock()
 	rec = httptest.NewRecorder()
 	f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
-	if got := twimlMessage(t, rec.Body.String()); !strings.Contains(got, "help") || f.core.count() != 2 {
+	if got := smstest.TwiMLMessage(t, rec.Body.String()); !strings.Contains(got, "help") || f.core.count() != 2 {
 		t.Errorf("retry after failure not processed: %q (core ran %d)", got, f.core.count())
 	}
 }
@@ -230,7 +231,7 @@ func TestOptOutType(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
-		return twimlMessage(t, rec.Body.String())
+		return smstest.TwiMLMessage(t, rec.Body.String())
 	}
 	if got := post("SM00000000000000000000000000000040", "STOP", "STOP"); got != "" {
 		t.Errorf("reply to Twilio-handled STOP: %q", got)
@@ -360,7 +361,7 @@ func TestChatAndWebhookAgree(t *testing.T) {
 		rec := httptest.NewRecorder()
 		sid := "SM" + strings.Repeat("0", 31) + string(rune('a'+i))
 		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", inboundForm(sid, "+84912345667", m)))
-		if got := twimlMessage(t, rec.Body.String()); got != chat {
+		if got := smstest.TwiMLMessage(t, rec.Body.String()); got != chat {
 			t.Errorf("%q: webhook %q, chat %q", m, got, chat)
 		}
 	}

@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	twclient "github.com/twilio/twilio-go/client"
@@ -20,6 +15,7 @@ import (
 	"github.com/socialaid-vn/gateway/i18n"
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/sms"
+	"github.com/socialaid-vn/gateway/sms/smstest"
 )
 
 // End-to-end tests of the SMS channel: the real server (newServer) with the real conversation
@@ -32,34 +28,6 @@ const (
 	e2eBaseURL     = "https://gw.example.org"
 )
 
-// twilioFake is a Twilio REST API that accepts every message and counts the calls.
-type twilioFake struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls int
-}
-
-func newTwilioFake(t *testing.T) *twilioFake {
-	f := &twilioFake{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.calls++
-		n := f.calls
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"sid":"SMfake%030d","status":"queued","error_code":null}`, n)
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *twilioFake) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
-
 func smsVars(apiURL string) map[string]string {
 	return map[string]string{
 		"TWILIO_ACCOUNT_SID": e2eTwilioSID,
@@ -70,33 +38,8 @@ func smsVars(apiURL string) map[string]string {
 	}
 }
 
-// signTwilio computes X-Twilio-Signature as Twilio documents it: HMAC-SHA1 keyed with the auth
-// token over the full URL followed by every POST parameter name and value sorted by name,
-// base64-encoded. TestE2ESMS checks it against twilio-go's RequestValidator.
-func signTwilio(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		for _, v := range form[k] {
-			b.WriteString(k + v)
-		}
-	}
-	h := hmac.New(sha1.New, []byte(token))
-	h.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
 func twilioInbound(sid, from, body string) url.Values {
-	return url.Values{
-		"ToCountry": {"VN"}, "SmsMessageSid": {sid}, "NumMedia": {"0"}, "SmsSid": {sid},
-		"SmsStatus": {"received"}, "Body": {body}, "To": {"+84900000001"}, "NumSegments": {"1"},
-		"MessageSid": {sid}, "AccountSid": {e2eTwilioSID}, "From": {from}, "ApiVersion": {"2010-04-01"},
-	}
+	return smstest.InboundForm(e2eTwilioSID, sid, from, body)
 }
 
 // postSMS posts form to the server's /sms/twilio with the given signature ("" signs it right)
@@ -104,34 +47,11 @@ func twilioInbound(sid, from, body string) url.Values {
 func postSMS(t *testing.T, srv *server, form url.Values, sig string) (int, string) {
 	t.Helper()
 	if sig == "" {
-		sig = signTwilio(e2eTwilioToken, e2eBaseURL+"/sms/twilio", form)
+		sig = smstest.Sign(e2eTwilioToken, e2eBaseURL+"/sms/twilio", form)
 	}
-	req := httptest.NewRequest(http.MethodPost, "/sms/twilio", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", sig)
 	rec := httptest.NewRecorder()
-	srv.mux.ServeHTTP(rec, req)
+	srv.mux.ServeHTTP(rec, smstest.NewRequest("/sms/twilio", form, sig))
 	return rec.Code, rec.Body.String()
-}
-
-// twimlText extracts the one <Message> of a TwiML answer ("" when there is none).
-func twimlText(t *testing.T, body string) string {
-	t.Helper()
-	var doc struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []string `xml:"Message"`
-	}
-	if err := xml.Unmarshal([]byte(body), &doc); err != nil {
-		t.Fatalf("not TwiML: %v\n%s", err, body)
-	}
-	switch len(doc.Messages) {
-	case 0:
-		return ""
-	case 1:
-		return doc.Messages[0]
-	}
-	t.Fatalf("%d <Message> in one answer:\n%s", len(doc.Messages), body)
-	return ""
 }
 
 // smsMessagesIn sums gateway_messages_in_total{channel="sms"}.
@@ -160,8 +80,8 @@ func smsMessagesIn(t *testing.T) float64 {
 // TestE2ESMS checks the Twilio webhook of the real server end to end. It is not parallel: the
 // replay check reads process-wide metrics.
 func TestE2ESMS(t *testing.T) {
-	api := newTwilioFake(t)
-	vars := smsVars(api.srv.URL)
+	api := smstest.NewTwilio(t)
+	vars := smsVars(api.URL)
 	srv := newE2EServer(t, vars)
 	if srv.sms == nil {
 		t.Fatal("TWILIO_* set but no SMS channel")
@@ -175,7 +95,7 @@ func TestE2ESMS(t *testing.T) {
 		params[k] = probe.Get(k)
 	}
 	v := twclient.NewRequestValidator(e2eTwilioToken)
-	if !v.Validate(e2eBaseURL+"/sms/twilio", params, signTwilio(e2eTwilioToken, e2eBaseURL+"/sms/twilio", probe)) {
+	if !v.Validate(e2eBaseURL+"/sms/twilio", params, smstest.Sign(e2eTwilioToken, e2eBaseURL+"/sms/twilio", probe)) {
 		t.Fatal("the test signature is not what twilio-go's RequestValidator expects")
 	}
 
@@ -196,7 +116,7 @@ func TestE2ESMS(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("%q: status %d\n%s", m, code, body)
 			}
-			reply := twimlText(t, body)
+			reply := smstest.TwiMLMessage(t, body)
 			if reply == "" {
 				t.Errorf("%q: empty TwiML answer", m)
 			}
@@ -228,7 +148,7 @@ func TestE2ESMS(t *testing.T) {
 		if strings.Contains(hook[4], "Nguyen Ngoc Mau") {
 			t.Errorf("the status answer shows the full name:\n%s", hook[4])
 		}
-		if n := api.count(); n != 0 {
+		if n := api.Calls(); n != 0 {
 			t.Errorf("%d Twilio REST calls: webhook replies go in the TwiML answer only", n)
 		}
 	})
@@ -236,17 +156,17 @@ func TestE2ESMS(t *testing.T) {
 	t.Run("ForgedSignature", func(t *testing.T) {
 		before := smsMessagesIn(t)
 		form := twilioInbound(nextSID(), "+84900000777", "DK Vu Phuc")
-		forged := signTwilio("not-the-auth-token-0123456789abc", e2eBaseURL+"/sms/twilio", form)
+		forged := smstest.Sign("not-the-auth-token-0123456789abc", e2eBaseURL+"/sms/twilio", form)
 		if code, body := postSMS(t, srv, form, forged); code != http.StatusForbidden {
 			t.Errorf("forged signature: status %d, want 403\n%s", code, body)
 		}
 		// Signed for another URL (a request replayed against another deployment).
-		other := signTwilio(e2eTwilioToken, "https://elsewhere.example.org/sms/twilio", form)
+		other := smstest.Sign(e2eTwilioToken, "https://elsewhere.example.org/sms/twilio", form)
 		if code, _ := postSMS(t, srv, form, other); code != http.StatusForbidden {
 			t.Errorf("signature over another URL: status %d, want 403", code)
 		}
 		// A body altered after signing.
-		good := signTwilio(e2eTwilioToken, e2eBaseURL+"/sms/twilio", form)
+		good := smstest.Sign(e2eTwilioToken, e2eBaseURL+"/sms/twilio", form)
 		altered := twilioInbound(form.Get("MessageSid"), "+84900000777", "HUY")
 		if code, _ := postSMS(t, srv, altered, good); code != http.StatusForbidden {
 			t.Errorf("altered body: status %d, want 403", code)
@@ -256,7 +176,7 @@ func TestE2ESMS(t *testing.T) {
 		}
 		// The MessageSid was not consumed by the refused requests.
 		code, body := postSMS(t, srv, form, "")
-		if code != http.StatusOK || !strings.Contains(twimlText(t, body), "Vu Phuc") {
+		if code != http.StatusOK || !strings.Contains(smstest.TwiMLMessage(t, body), "Vu Phuc") {
 			t.Errorf("the genuine request after forged ones: %d\n%s", code, body)
 		}
 	})
@@ -269,7 +189,7 @@ func TestE2ESMS(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("%q: status %d\n%s", body, code, resp)
 			}
-			return twimlText(t, resp)
+			return smstest.TwiMLMessage(t, resp)
 		}
 		sidTT := nextSID()
 		askCode := send(sidTT, "TT")
@@ -308,8 +228,8 @@ func TestE2ESMS(t *testing.T) {
 // 2-segment budget. A failure names the message and shows the reply.
 func TestBudgetWalk(t *testing.T) {
 	t.Parallel()
-	api := newTwilioFake(t)
-	srv := newE2EServer(t, smsVars(api.srv.URL))
+	api := smstest.NewTwilio(t)
+	srv := newE2EServer(t, smsVars(api.URL))
 	if len(srv.communes) == 0 {
 		t.Fatal("no communes loaded from data/files/knowledge/communes.csv")
 	}

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/socialaid-vn/gateway/bot/bottest"
 )
 
 // End-to-end tests of the Telegram channel: the real server (newServer, as `gateway serve`
@@ -20,223 +19,37 @@ import (
 
 const e2eTGToken = "123:TEST"
 
-// tgCall is one Bot API request the gateway made.
-type tgCall struct {
-	method string
-	params url.Values
-}
-
-// tgFake is a minimal Bot API: getMe, deleteWebhook/setWebhook, setMyCommands, getUpdates
-// (serving a queue of scripted updates with Telegram's offset semantics, then long-polling),
-// sendMessage (recorded) and answerCallbackQuery. Anything else answers ok.
-type tgFake struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	calls   []tgCall
-	updates []map[string]any
-	acked   int           // highest offset getUpdates was called with
-	changed chan struct{} // closed and replaced on every change
-	msgID   int
-}
-
-func newTGFake(t *testing.T) *tgFake {
-	f := &tgFake{changed: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *tgFake) notifyLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
-
-func (f *tgFake) serve(w http.ResponseWriter, r *http.Request) {
-	prefix := "/bot" + e2eTGToken + "/"
-	w.Header().Set("Content-Type", "application/json")
-	if !strings.HasPrefix(r.URL.Path, prefix) {
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"ok":false,"error_code":404,"description":"Not Found"}`)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"ok":false,"error_code":400,"description":%q}`, err.Error())
-		return
-	}
-	method := strings.TrimPrefix(r.URL.Path, prefix)
-	f.mu.Lock()
-	f.calls = append(f.calls, tgCall{method: method, params: r.PostForm})
-	f.notifyLocked()
-	f.mu.Unlock()
-	var result any = true
-	switch method {
-	case "getMe":
-		result = map[string]any{"id": 1, "is_bot": true, "first_name": "Gateway", "username": "gateway_test_bot"}
-	case "getUpdates":
-		result = f.longPoll(r)
-	case "sendMessage":
-		chat, _ := strconv.ParseInt(r.PostForm.Get("chat_id"), 10, 64)
-		f.mu.Lock()
-		f.msgID++
-		id := f.msgID
-		f.mu.Unlock()
-		result = map[string]any{"message_id": id, "date": 1700000000,
-			"chat": map[string]any{"id": chat, "type": "private"}, "text": r.PostForm.Get("text")}
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "result": result})
-}
-
-// longPoll answers getUpdates: the queued updates from the offset on (an offset confirms every
-// earlier update), else waits until some arrive, the poll's timeout passes or the caller leaves.
-func (f *tgFake) longPoll(r *http.Request) []map[string]any {
-	offset, _ := strconv.Atoi(r.PostForm.Get("offset"))
-	timeout, _ := strconv.Atoi(r.PostForm.Get("timeout"))
-	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		if offset > f.acked {
-			f.acked = offset
-			f.notifyLocked()
-		}
-		var out []map[string]any
-		keep := f.updates[:0:0]
-		for _, u := range f.updates {
-			if u["update_id"].(int) >= offset {
-				out = append(out, u)
-				keep = append(keep, u)
-			}
-		}
-		f.updates = keep
-		ch := f.changed
-		f.mu.Unlock()
-		if len(out) > 0 {
-			return out
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return []map[string]any{}
-		case <-r.Context().Done():
-			return []map[string]any{}
-		}
-	}
-}
-
-func (f *tgFake) push(us ...map[string]any) {
-	f.mu.Lock()
-	f.updates = append(f.updates, us...)
-	f.notifyLocked()
-	f.mu.Unlock()
-}
-
-// ackedPast reports whether the poller confirmed update id (it asked for a later offset), which
-// it does only once the update was handled and its replies sent.
-func (f *tgFake) ackedPast(id int) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.acked > id
-}
-
-func (f *tgFake) callsTo(method string) []tgCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []tgCall
-	for _, c := range f.calls {
-		if c.method == method {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // sent returns the sendMessage calls to one chat, in order.
-func (f *tgFake) sent(chat int64) []tgCall {
-	var out []tgCall
-	for _, c := range f.callsTo("sendMessage") {
-		if c.params.Get("chat_id") == strconv.FormatInt(chat, 10) {
+func sent(api *bottest.Server, chat int64) []bottest.Call {
+	var out []bottest.Call
+	for _, c := range api.Calls("sendMessage") {
+		if c.Params.Get("chat_id") == strconv.FormatInt(chat, 10) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// Update builders, shaped like Telegram's JSON.
-
-var e2eUpdateID = struct {
-	sync.Mutex
-	n int
-}{n: 5000}
-
-func nextE2EUpdateID() int {
-	e2eUpdateID.Lock()
-	defer e2eUpdateID.Unlock()
-	e2eUpdateID.n++
-	return e2eUpdateID.n
-}
-
-func tgUser(id int64) map[string]any {
-	return map[string]any{"id": id, "is_bot": false, "first_name": "Thử", "language_code": "vi"}
-}
-
-func tgPrivateChat(id int64) map[string]any { return map[string]any{"id": id, "type": "private"} }
+// Update builders, shaped like Telegram's JSON, each with a fresh update id.
 
 func tgText(from int64, text string) map[string]any {
-	id := nextE2EUpdateID()
-	msg := map[string]any{"message_id": id, "date": 1700000000, "from": tgUser(from), "chat": tgPrivateChat(from), "text": text}
-	if strings.HasPrefix(text, "/") {
-		n := len(strings.SplitN(text, " ", 2)[0])
-		msg["entities"] = []map[string]any{{"type": "bot_command", "offset": 0, "length": n}}
-	}
-	return map[string]any{"update_id": id, "message": msg}
+	return bottest.TextUpdate(bottest.NextUpdateID(), from, text)
 }
 
 func tgContact(from, owner int64, phone string) map[string]any {
-	id := nextE2EUpdateID()
-	return map[string]any{"update_id": id, "message": map[string]any{
-		"message_id": id, "date": 1700000000, "from": tgUser(from), "chat": tgPrivateChat(from),
-		"contact": map[string]any{"phone_number": phone, "first_name": "Thử", "user_id": owner},
-	}}
+	return bottest.ContactUpdate(bottest.NextUpdateID(), from, owner, phone)
 }
 
 func tgCallback(from int64, data string) map[string]any {
-	id := nextE2EUpdateID()
-	return map[string]any{"update_id": id, "callback_query": map[string]any{
-		"id": "cq" + strconv.Itoa(id), "from": tgUser(from), "chat_instance": "e2e", "data": data,
-		"message": map[string]any{"message_id": 1, "date": 1700000000, "chat": tgPrivateChat(from), "text": "menu"},
-	}}
+	return bottest.CallbackUpdate(bottest.NextUpdateID(), from, data)
 }
 
 func updateID(u map[string]any) int { return u["update_id"].(int) }
 
-// keyboard is the reply_markup of a sendMessage call, decoded.
-type keyboard struct {
-	Inline [][]struct {
-		Text         string `json:"text"`
-		CallbackData string `json:"callback_data"`
-	} `json:"inline_keyboard"`
-	Keyboard [][]struct {
-		Text           string `json:"text"`
-		RequestContact bool   `json:"request_contact"`
-	} `json:"keyboard"`
-}
-
-func markupOf(t *testing.T, c tgCall) keyboard {
-	t.Helper()
-	var k keyboard
-	if raw := c.params.Get("reply_markup"); raw != "" {
-		if err := json.Unmarshal([]byte(raw), &k); err != nil {
-			t.Fatalf("reply_markup is not JSON: %v\n%s", err, raw)
-		}
-	}
-	return k
-}
-
-func (k keyboard) callbackData() []string {
+// callbackData lists the callback data of the inline buttons of k.
+func callbackData(k bottest.Markup) []string {
 	var out []string
-	for _, row := range k.Inline {
+	for _, row := range k.InlineKeyboard {
 		for _, b := range row {
 			out = append(out, b.CallbackData)
 		}
@@ -244,7 +57,8 @@ func (k keyboard) callbackData() []string {
 	return out
 }
 
-func (k keyboard) requestsContact() bool {
+// requestsContact reports whether k has a button asking for the phone number.
+func requestsContact(k bottest.Markup) bool {
 	for _, row := range k.Keyboard {
 		for _, b := range row {
 			if b.RequestContact {
@@ -255,10 +69,10 @@ func (k keyboard) requestsContact() bool {
 	return false
 }
 
-func texts(cs []tgCall) string {
+func texts(cs []bottest.Call) string {
 	var parts []string
 	for _, c := range cs {
-		parts = append(parts, c.params.Get("text"))
+		parts = append(parts, c.Params.Get("text"))
 	}
 	return strings.Join(parts, "\n----\n")
 }
@@ -271,10 +85,10 @@ var demoFullNames = []string{"Nguyễn Ngọc Mẫu", "Bùi Đức Giả", "Hoà
 // through the real core, with the bot long-polling a fake Bot API.
 func TestE2ETelegramPolling(t *testing.T) {
 	t.Parallel()
-	api := newTGFake(t)
+	api := bottest.New(t, e2eTGToken)
 	srv := newE2EServer(t, map[string]string{
 		"TELEGRAM_TOKEN":   e2eTGToken,
-		"TELEGRAM_API_URL": api.srv.URL,
+		"TELEGRAM_API_URL": api.URL,
 	})
 	if srv.bot == nil {
 		t.Fatal("TELEGRAM_TOKEN set but no Telegram channel")
@@ -283,27 +97,27 @@ func TestE2ETelegramPolling(t *testing.T) {
 
 	// Start-up: the bot checks its token, removes any webhook and registers its menus.
 	eventually(t, 10*time.Second, "getMe, deleteWebhook, setMyCommands and a first getUpdates", func() bool {
-		return len(api.callsTo("getMe")) > 0 && len(api.callsTo("deleteWebhook")) > 0 &&
-			len(api.callsTo("setMyCommands")) > 0 && len(api.callsTo("getUpdates")) > 0
+		return len(api.Calls("getMe")) > 0 && len(api.Calls("deleteWebhook")) > 0 &&
+			len(api.Calls("setMyCommands")) > 0 && len(api.Calls("getUpdates")) > 0
 	})
 
 	// step sends one update and waits until the poller confirmed it (handled, replies sent);
 	// it returns the messages sent to the chat meanwhile.
-	step := func(t *testing.T, chat int64, u map[string]any) []tgCall {
+	step := func(t *testing.T, chat int64, u map[string]any) []bottest.Call {
 		t.Helper()
-		before := len(api.sent(chat))
-		api.push(u)
+		before := len(sent(api, chat))
+		api.Push(u)
 		eventually(t, 10*time.Second, fmt.Sprintf("update %d to be handled", updateID(u)), func() bool {
-			return api.ackedPast(updateID(u))
+			return api.AckedPast(updateID(u))
 		})
-		got := api.sent(chat)[before:]
+		got := sent(api, chat)[before:]
 		if len(got) == 0 {
 			t.Fatalf("update %d: no message sent to chat %d", updateID(u), chat)
 		}
 		for _, c := range got {
 			for _, name := range demoFullNames {
-				if strings.Contains(c.params.Get("text"), name) {
-					t.Errorf("a reply shows the full name %q:\n%s", name, c.params.Get("text"))
+				if strings.Contains(c.Params.Get("text"), name) {
+					t.Errorf("a reply shows the full name %q:\n%s", name, c.Params.Get("text"))
 				}
 			}
 		}
@@ -316,7 +130,7 @@ func TestE2ETelegramPolling(t *testing.T) {
 		greet := step(t, chat, tgText(chat, "/start"))
 		var data []string
 		for _, c := range greet {
-			data = append(data, markupOf(t, c).callbackData()...)
+			data = append(data, callbackData(bottest.MarkupOf(t, c))...)
 		}
 		if len(data) == 0 {
 			t.Fatalf("/start: no inline keyboard:\n%s", texts(greet))
@@ -335,8 +149,8 @@ func TestE2ETelegramPolling(t *testing.T) {
 		cb := tgCallback(chat, "/status")
 		ask := step(t, chat, cb)
 		answered := false
-		for _, c := range api.callsTo("answerCallbackQuery") {
-			answered = answered || c.params.Get("callback_query_id") == "cq"+strconv.Itoa(updateID(cb))
+		for _, c := range api.Calls("answerCallbackQuery") {
+			answered = answered || c.Params.Get("callback_query_id") == "cq"+strconv.Itoa(updateID(cb))
 		}
 		if !answered {
 			t.Error("the button press was not answered (answerCallbackQuery)")
@@ -346,7 +160,7 @@ func TestE2ETelegramPolling(t *testing.T) {
 		}
 		contactButton := false
 		for _, c := range ask {
-			contactButton = contactButton || markupOf(t, c).requestsContact()
+			contactButton = contactButton || requestsContact(bottest.MarkupOf(t, c))
 		}
 		if !contactButton {
 			t.Errorf("/status button: no request_contact keyboard:\n%s", texts(ask))
@@ -394,21 +208,21 @@ func TestE2ETelegramPolling(t *testing.T) {
 // handled, and their replies reach the Bot API.
 func TestE2ETelegramWebhook(t *testing.T) {
 	t.Parallel()
-	api := newTGFake(t)
+	api := bottest.New(t, e2eTGToken)
 	const secret = "e2e_Webhook-secret_0123456789"
 	srv := newE2EServer(t, map[string]string{
 		"TELEGRAM_TOKEN":          e2eTGToken,
-		"TELEGRAM_API_URL":        api.srv.URL,
+		"TELEGRAM_API_URL":        api.URL,
 		"TELEGRAM_WEBHOOK_URL":    "https://example.org/telegram/webhook",
 		"TELEGRAM_WEBHOOK_SECRET": secret,
 	})
 	base := serveE2E(t, srv)
-	eventually(t, 10*time.Second, "setWebhook", func() bool { return len(api.callsTo("setWebhook")) > 0 })
-	sw := api.callsTo("setWebhook")[0].params
+	eventually(t, 10*time.Second, "setWebhook", func() bool { return len(api.Calls("setWebhook")) > 0 })
+	sw := api.Calls("setWebhook")[0].Params
 	if sw.Get("url") != "https://example.org/telegram/webhook" || sw.Get("secret_token") != secret {
 		t.Errorf("setWebhook url=%q secret_token=%q", sw.Get("url"), sw.Get("secret_token"))
 	}
-	if n := len(api.callsTo("getUpdates")); n != 0 {
+	if n := len(api.Calls("getUpdates")); n != 0 {
 		t.Errorf("webhook mode polled getUpdates %d times", n)
 	}
 
@@ -437,15 +251,15 @@ func TestE2ETelegramWebhook(t *testing.T) {
 	if code := post("wrong-secret", tgText(chat, "/start")); code != http.StatusUnauthorized {
 		t.Errorf("with a wrong secret: %d, want 401", code)
 	}
-	if n := len(api.sent(chat)); n != 0 {
+	if n := len(sent(api, chat)); n != 0 {
 		t.Fatalf("refused requests sent %d messages", n)
 	}
 	if code := post(secret, tgText(chat, "/start")); code != http.StatusOK {
 		t.Fatalf("with the secret: %d, want 200", code)
 	}
 	// The update is handled before the 200, but wait with a deadline all the same.
-	eventually(t, 10*time.Second, "the reply to reach the Bot API", func() bool { return len(api.sent(chat)) > 0 })
-	if got := texts(api.sent(chat)); !strings.Contains(got, "Xin chào") {
+	eventually(t, 10*time.Second, "the reply to reach the Bot API", func() bool { return len(sent(api, chat)) > 0 })
+	if got := texts(sent(api, chat)); !strings.Contains(got, "Xin chào") {
 		t.Errorf("webhook /start: no greeting:\n%s", got)
 	}
 }
