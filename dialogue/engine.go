@@ -274,11 +274,9 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		return e.subscribe(ctx, t, e.communeOf(ent))
 	case "unsubscribe":
 		return e.unsubscribe(ctx, t)
-	case "contact_staff", "complaint":
-		ent = withCommune(ent, e.communeFor(ctx, t, ent))
-		return e.policy(t, r.Intent, ent)
-	case "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
-		return e.policy(t, r.Intent, ent)
+	case "contact_staff", "complaint", "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
+		// The commune named, remembered or subscribed to gives the answer's contact point.
+		return e.policy(t, r.Intent, withCommune(ent, e.communeFor(ctx, t, ent)))
 	case nlu.OutOfScope:
 		t.reply(e.withMenu(t.lang, e.msg(t.lang, "core.out_of_scope", e.contactLine(ctx, t)...)))
 	default:
