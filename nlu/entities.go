@@ -128,6 +128,7 @@ var units = map[string]bool{
 	"t": true, "tuoi": true, "k": true, "tr": true, "trieu": true, "d": true, "vnd": true, "nghin": true,
 	"ngan": true, "dong": true, "m": true, "km": true, "h": true, "g": true, "kg": true, "ty": true,
 	"lan": true, "thang": true, "nam": true, "ngay": true, "nguoi": true, "a": true, "b": true, "c": true,
+	"yo": true, "yrs": true,
 }
 
 // legalRefs mark legal document numbers, which are not application codes.
@@ -221,12 +222,40 @@ var numberWords = map[string]int{
 	"bay": 7, "tam": 8, "chin": 9,
 }
 
-// age finds an age in years: "81 tuổi", "85t", "85tuoi", "tám mươi lăm tuổi".
+// personWords name the person an English message is about ("my father is 85").
+var personWords = map[string]bool{
+	"he": true, "she": true, "i": true, "father": true, "mother": true, "dad": true, "mom": true, "mum": true,
+	"grandma": true, "grandpa": true, "grandmother": true, "grandfather": true, "nan": true, "granny": true,
+	"uncle": true, "aunt": true, "husband": true, "wife": true, "son": true, "daughter": true, "child": true,
+	"parent": true, "brother": true, "sister": true,
+}
+
+// age finds an age in years: "81 tuổi", "85t", "85tuoi", "tám mươi lăm tuổi", and in English
+// "85 years old", "85 yo", "aged 85", "my father is 85", "i am 85".
 func age(tok []string) (string, bool) {
 	for i, t := range tok {
 		var digits string
+		next := func(k int) string {
+			if i+k < len(tok) {
+				return tok[i+k]
+			}
+			return ""
+		}
+		prev := func(k int) string {
+			if i-k >= 0 {
+				return tok[i-k]
+			}
+			return ""
+		}
 		switch {
-		case isDigits(t) && i+1 < len(tok) && (tok[i+1] == "tuoi" || tok[i+1] == "t"):
+		case isDigits(t) && (next(1) == "tuoi" || next(1) == "t"):
+			digits = t
+		case isDigits(t) && (next(1) == "years" || next(1) == "year" || next(1) == "yo" || next(1) == "yrs"):
+			digits = t
+		case strings.HasSuffix(t, "yo") && isDigits(t[:len(t)-2]):
+			digits = t[:len(t)-2]
+		case isDigits(t) && (prev(1) == "aged" || prev(1) == "age" ||
+			(prev(1) == "is" || prev(1) == "am" || prev(1) == "was" || prev(1) == "turned" || prev(1) == "turning") && personWords[prev(2)]):
 			digits = t
 		case strings.HasSuffix(t, "tuoi") && isDigits(t[:len(t)-4]):
 			digits = t[:len(t)-4]

@@ -196,6 +196,12 @@ func (c *Classifier) Classify(text string) Result {
 		res.Confidence = keywordConfidence
 		return res
 	}
+	if bareAnswer(w.keyTok) {
+		// "không", "no", "ok à": a reply to something this message does not carry. Never
+		// guess an intent from it (a bare "no" is not "stop sending me messages").
+		res.Intent, res.Unsure = OutOfScope, true
+		return res
+	}
 	if intent, conf, ok := c.bareCode(w); ok {
 		res.Intent = Intents[intent]
 		res.Confidence = conf
@@ -231,4 +237,25 @@ func (c *Classifier) getWork() *work {
 
 func round3(p float64) float64 {
 	return float64(int(p*1000+0.5)) / 1000
+}
+
+// answerWords are the words of a bare yes/no reply ("không ạ", "co", "nope", "yes please").
+var answerWords = map[string]bool{
+	"khong": true, "ko": true, "k": true, "kg": true, "khg": true, "hong": true, "co": true, "u": true,
+	"uh": true, "um": true, "vang": true, "da": true, "a": true, "roi": true, "chua": true, "dung": true,
+	"no": true, "nope": true, "nah": true, "yes": true, "yeah": true, "yep": true, "please": true,
+	"not": true, "sure": true,
+}
+
+// bareAnswer reports whether a message consists only of yes/no words (at most three).
+func bareAnswer(tok []string) bool {
+	if len(tok) == 0 || len(tok) > 3 {
+		return false
+	}
+	for _, t := range tok {
+		if !answerWords[t] {
+			return false
+		}
+	}
+	return true
 }

@@ -299,3 +299,41 @@ func TestWithin1(t *testing.T) {
 		}
 	}
 }
+
+// A bare yes/no carries no question: it must never be taken for an intent (a bare "no" once
+// unsubscribed people, "nope" was read as documents). Keywords still win.
+func TestBareAnswersAreNotUnderstood(t *testing.T) {
+	c := classifier(t)
+	for _, s := range []string{"no", "nope", "không", "ko", "không ạ", "yes", "có", "có ạ", "chưa", "dạ", "yes please"} {
+		if r := c.Classify(s); !r.Unsure || r.Intent != OutOfScope {
+			t.Errorf("%q: %s (%.2f), want not understood", s, r.Intent, r.Confidence)
+		}
+	}
+	for s, want := range map[string]string{"HUY": "unsubscribe", "stop": "unsubscribe", "ok": "thanks", "no thanks": "thanks"} {
+		if r := c.Classify(s); r.Intent != want {
+			t.Errorf("%q: %s, want %s", s, r.Intent, want)
+		}
+	}
+}
+
+func TestEnglishAges(t *testing.T) {
+	c := classifier(t)
+	cases := map[string]string{
+		"my father is 85 and has no pension": "85",
+		"my mom is 82 years old":             "82",
+		"grandma aged 90":                    "90",
+		"85yo no pension":                    "85",
+		"i am 70 and poor":                   "70",
+		"he is 500":                          "",
+		"we paid 85 for the papers":          "",
+	}
+	for text, want := range cases {
+		e := c.Entities(text)
+		if e["age"] != want {
+			t.Errorf("%q: age %q, want %q", text, e["age"], want)
+		}
+		if want != "" && e["application_code"] != "" {
+			t.Errorf("%q: an age taken for an application code %q", text, e["application_code"])
+		}
+	}
+}
