@@ -3,6 +3,9 @@
 // set and redis-server is missing, it fails instead of falling back, so CI always exercises the
 // real server.
 //
+// REDISTEST=miniredis forces the fallback (outside CI), to check what a machine without
+// redis-server sees.
+//
 // One server is started per test binary; every New call gets a database of its own, flushed, so
 // tests stay isolated without paying a server start each.
 package redistest
@@ -20,8 +23,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 const databases = 4096
@@ -59,10 +63,14 @@ func New(tb testing.TB) redis.UniversalClient {
 	}
 	if !real {
 		tb.Log("redistest: redis-server not on PATH; using miniredis (install redis-server to test against a real server)")
-		m := miniredis.RunT(tb)
-		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		tb.Cleanup(func() { c.Close() })
-		return c
+		// The embedded server of redisconn, whose TTL clock runs in real time as a real
+		// server's does (a plain miniredis never expires keys on its own).
+		conn, err := redisconn.OpenEmbedded()
+		if err != nil {
+			tb.Fatalf("redistest: %v", err)
+		}
+		tb.Cleanup(func() { conn.Close() })
+		return conn.Client
 	}
 	mu.Lock()
 	db := nextDB
@@ -77,6 +85,12 @@ func New(tb testing.TB) redis.UniversalClient {
 }
 
 func start() {
+	if os.Getenv("REDISTEST") == "miniredis" {
+		if os.Getenv("CI") != "" {
+			initErr = fmt.Errorf("REDISTEST=miniredis is not allowed under CI: CI tests the real server")
+		}
+		return // the fallback, on request: to check that tests also pass without redis-server
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
