@@ -154,7 +154,7 @@ func (s *Service) StaffCommand(ctx context.Context, userID int64, args string) (
 		}
 		return one(t("report", "id", rep.ID, "status", s.cat.T(lang, "broadcast.status."+rep.Status),
 			"total", strconv.Itoa(rep.Total), "sent", strconv.Itoa(rep.Sent),
-			"failed", countList(rep.Failed), "skipped", countList(rep.Skipped), "pending", strconv.Itoa(rep.Pending)),
+			"failed", CountList(rep.Failed), "skipped", CountList(rep.Skipped), "pending", strconv.Itoa(rep.Pending)),
 			gateway.Choice{Label: t("status_button"), Payload: "/broadcast status " + rep.ID}), nil
 	}
 	return one(t("help")), nil
@@ -199,7 +199,7 @@ func (s *Service) staffPreview(ctx context.Context, d *draft, lang string) ([]ga
 	var b strings.Builder
 	b.WriteString(t("preview", "communes", communes, "recipients", strconv.Itoa(pv.Recipients),
 		"telegram", strconv.Itoa(pv.PerChannel[gateway.Telegram]), "sms", strconv.Itoa(pv.PerChannel[gateway.SMS]),
-		"excluded", countList(pv.Excluded)))
+		"excluded", CountList(pv.Excluded)))
 	for _, l := range i18n.Langs {
 		if st, ok := pv.SMS[l]; ok && st.Recipients > 0 {
 			b.WriteString("\n\n")
@@ -257,8 +257,9 @@ func splitList(s string) []string {
 	return out
 }
 
-// countList writes {"blocked": 2, "unsubscribed": 1} as "blocked 2, unsubscribed 1" ("0" if empty).
-func countList(m map[string]int) string {
+// CountList writes {"blocked": 2, "unsubscribed": 1} as "blocked 2, unsubscribed 1" ("0" if
+// empty), the form reports use for failed and skipped counts.
+func CountList(m map[string]int) string {
 	if len(m) == 0 {
 		return "0"
 	}

@@ -134,6 +134,9 @@ type turn struct {
 	changed bool // st must be saved
 	replies []gateway.Reply
 	intent  string
+	// understood keeps a classification made while deciding whether a message leaves a flow,
+	// so the message is not classified twice.
+	understood *nlu.Result
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -232,6 +235,9 @@ func (e *Engine) dispatch(ctx context.Context, t *turn) error {
 			return err
 		}
 	}
+	if t.understood != nil {
+		return e.route(ctx, t, *t.understood)
+	}
 	return e.route(ctx, t, e.nlu.Classify(in.Text))
 }
 
@@ -293,10 +299,7 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 	switch t.st.Flow {
 	case flowVerifyCode, flowVerifyLast4:
 		ent := e.nlu.Entities(text)
-		code, last4 := ent["application_code"], ent["id_last4"]
-		if t.st.Flow == flowVerifyLast4 && code == "" && last4 == "" && isDigits(text) && len(text) == 4 {
-			last4 = text
-		}
+		code, last4 := ent["application_code"], ent["id_last4"] // a bare "4567" is id_last4
 		if code == "" && last4 == "" {
 			return e.leaveOrReask(ctx, t, "application_status", func() {
 				if t.st.Flow == flowVerifyCode {
@@ -361,6 +364,7 @@ func (e *Engine) leaveOrReask(ctx context.Context, t *turn, flowIntent string, r
 	r := e.nlu.Classify(t.in.Text)
 	if !r.Unsure && r.Intent != flowIntent && r.Intent != nlu.OutOfScope {
 		t.setFlow(flowNone)
+		t.understood = &r
 		return false, nil
 	}
 	t.intent = flowIntent
@@ -745,18 +749,6 @@ func withCommune(ent map[string]string, commune string) map[string]string {
 		out["commune"] = commune
 	}
 	return out
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // SetLanguage records a person's language choice, as if they had chosen it in the conversation

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,25 +76,9 @@ func cmdBroadcast(ctx context.Context, env *environ, args []string) error {
 	fmt.Fprintf(w, "total\t%d\n", rep.Total)
 	fmt.Fprintf(w, "sent\t%d\n", rep.Sent)
 	fmt.Fprintf(w, "pending\t%d\n", rep.Pending)
-	fmt.Fprintf(w, "failed\t%s\n", counts(rep.Failed))
-	fmt.Fprintf(w, "skipped\t%s\n", counts(rep.Skipped))
+	fmt.Fprintf(w, "failed\t%s\n", broadcast.CountList(rep.Failed))
+	fmt.Fprintf(w, "skipped\t%s\n", broadcast.CountList(rep.Skipped))
 	fmt.Fprintf(w, "resent after a crash\t%d\n", rep.Resent)
 	fmt.Fprintf(w, "SMS segments (at creation)\t%d\n", rep.SMSSegments)
 	return w.Flush()
-}
-
-func counts(m map[string]int) string {
-	if len(m) == 0 {
-		return "0"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
 }
