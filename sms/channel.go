@@ -106,7 +106,10 @@ type Channel struct {
 const (
 	keyInbound  = "sms:in:"  // [transport ":"] message id → reply already given (idempotent inbound)
 	keyMessage  = "sms:msg:" // outbound message id → hash status, error_code, updated, key
-	keyOutbound = "sms:out:" // Outbound.Key → message id, or "pending"/"in_doubt"
+	keyOutbound = "sms:out:" // Outbound.Key → message id, or "pending", "in_doubt", "in_doubt:<id>"
+	// keyConfirmed + transport → the submission time (Unix ms) of the newest message the
+	// transport's reports confirmed the provider took (see Settler).
+	keyConfirmed = "sms:confirmed:"
 
 	inboundTTL  = 24 * time.Hour
 	deliveryTTL = 30 * 24 * time.Hour

@@ -312,3 +312,69 @@ func TestNewValidates(t *testing.T) {
 type fakeCoreNop struct{}
 
 func (fakeCoreNop) Handle(context.Context, gateway.Inbound) ([]gateway.Reply, error) { return nil, nil }
+
+// TestInDoubtSettledByReports: with a transport whose reports settle doubts, a keyed send that
+// ended Unknown waits (Retryable "in_doubt") instead of failing; a report for it makes it sent
+// without a second SMS; reports for later messages and none for it make it sent again, once.
+func TestInDoubtSettledByReports(t *testing.T) {
+	ctx := context.Background()
+	unknown := &gateway.SendError{Kind: gateway.Unknown, Reason: "timeout"}
+
+	t.Run("the provider had it", func(t *testing.T) {
+		tr := settlingTransport{&fakeTransport{script: []error{unknown}}}
+		f := newFixture(t, func(c *Config) { c.Outbound = tr })
+		m := outbound("Nhắc lịch")
+		m.Key = "bc-1:+84912345667"
+		err := f.ch.Send(ctx, m)
+		if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Retryable || se.Reason != "in_doubt" {
+			t.Fatalf("first send: %v", err)
+		}
+		if err := f.ch.Send(ctx, m); gateway.SendErrorOf(err).Reason != "in_doubt" || tr.calls() != 1 {
+			t.Fatalf("unsettled: %v (%d submits)", err, tr.calls())
+		}
+		if err := f.ch.RecordDelivery(ctx, "fake", "U0001", "sent", ""); err != nil {
+			t.Fatal(err)
+		}
+		id, err := f.ch.SendMessage(ctx, m)
+		if err != nil || id != "U0001" || tr.calls() != 1 {
+			t.Errorf("settled as sent: %q %v (%d submits)", id, err, tr.calls())
+		}
+	})
+
+	t.Run("the provider never had it", func(t *testing.T) {
+		tr := settlingTransport{&fakeTransport{script: []error{unknown}}}
+		f := newFixture(t, func(c *Config) { c.Outbound = tr })
+		m := outbound("Nhắc lịch")
+		m.Key = "bc-2:+84912345667"
+		if err := f.ch.Send(ctx, m); !gateway.IsRetryable(err) {
+			t.Fatalf("first send: %v", err)
+		}
+		// Later messages are confirmed by reports; the one in doubt never is.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			id, err := f.ch.SendMessage(ctx, outbound("Tin khác"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.ch.RecordDelivery(ctx, "fake", id, "delivered", "")
+			if _, err := f.ch.SendMessage(ctx, m); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("never settled: %v", err)
+			}
+		}
+		sends := 0
+		for _, msg := range tr.sent() {
+			if msg.Text == "Nhac lich" {
+				sends++
+			}
+		}
+		if sends != 2 {
+			t.Errorf("the lost message was submitted %d times in all, want 2", sends)
+		}
+		n := tr.calls()
+		if _, err := f.ch.SendMessage(ctx, m); err != nil || tr.calls() != n {
+			t.Errorf("a settled key is sent again: %v (%d more submits)", err, tr.calls()-n)
+		}
+	})
+}

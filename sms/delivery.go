@@ -51,6 +51,15 @@ func (c *Channel) RecordDelivery(ctx context.Context, transport, id, status, err
 	if err := c.recordStatus(ctx, id, status, errorCode, ""); err != nil {
 		return fmt.Errorf("sms: delivery %s: %w", id, err)
 	}
+	if statusRank[status] >= statusRank["sent"] && transport != "" {
+		// The provider took this message: every message submitted before it has been taken
+		// or lost (see Settler).
+		if at, err := c.rdb.HGet(ctx, keyMessage+id, "at").Result(); err == nil {
+			if err := maxScript.Run(ctx, c.rdb, []string{keyConfirmed + transport}, at, int(deliveryTTL/time.Second)).Err(); err != nil {
+				return fmt.Errorf("sms: delivery %s: %w", id, err)
+			}
+		}
+	}
 	c.log.Info("sms status", "transport", transport, "sid", id, "status", status, "error_code", errorCode)
 	if c.cfg.OnStatus != nil {
 		c.cfg.OnStatus(id, status, errorCode)
@@ -61,14 +70,23 @@ func (c *Channel) RecordDelivery(ctx context.Context, transport, id, status, err
 // statusRank orders delivery statuses so that a late report never moves a message backwards.
 var statusRank = map[string]int{
 	"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4, "buffered": 4,
-	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5,
+	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5, "unknown": 1,
 }
+
+// maxScript raises KEYS[1] to ARGV[1] (a number), with ARGV[2] seconds to live.
+var maxScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+`)
 
 // recordScript sets status (and error_code, updated) unless the recorded status ranks higher;
 // the key is recorded either way (a report may arrive before the send has recorded its key).
-// KEYS[1] hash; ARGV status, rank, error_code, updated, ttl seconds, key ("" = keep).
+// The first record also notes when it was made ('at', Unix ms: about when the message was submitted).
+// KEYS[1] hash; ARGV status, rank, error_code, updated, ttl seconds, key ("" = keep), now ms.
 var recordScript = redis.NewScript(`
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'key', ARGV[6]) end
+redis.call('HSETNX', KEYS[1], 'at', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 local cur = redis.call('HGET', KEYS[1], 'rank')
 if cur and tonumber(cur) > tonumber(ARGV[2]) then
@@ -83,6 +101,7 @@ func (c *Channel) recordStatus(ctx context.Context, id, status, code, key string
 	if !ok {
 		rank = 1
 	}
+	now := time.Now()
 	return recordScript.Run(ctx, c.rdb, []string{keyMessage + id},
-		status, rank, code, time.Now().UTC().Format(time.RFC3339), int(deliveryTTL/time.Second), key).Err()
+		status, rank, code, now.UTC().Format(time.RFC3339), int(deliveryTTL/time.Second), key, now.UnixMilli()).Err()
 }

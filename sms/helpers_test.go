@@ -35,10 +35,13 @@ func (f *fakeTransport) Submit(ctx context.Context, m Message) (Submitted, error
 	if len(f.script) > 0 {
 		err, f.script = f.script[0], f.script[1:]
 	}
+	f.n++
+	if se := gateway.SendErrorOf(err); se != nil && se.Kind == gateway.Unknown {
+		return Submitted{ID: fmt.Sprintf("U%04d", f.n)}, err
+	}
 	if err != nil {
 		return Submitted{}, err
 	}
-	f.n++
 	return Submitted{ID: fmt.Sprintf("F%04d", f.n), Status: "queued"}, nil
 }
 
@@ -88,3 +91,8 @@ func outbound(text string) gateway.Outbound {
 	return gateway.Outbound{Channel: gateway.SMS, To: "0912345667", Lang: "vi",
 		Reply: gateway.Reply{Text: text, Intent: "broadcast"}}
 }
+
+// settlingTransport is a fakeTransport whose reports settle doubts (like Kannel's).
+type settlingTransport struct{ *fakeTransport }
+
+func (settlingTransport) SettleAfter() time.Duration { return time.Nanosecond }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -98,6 +100,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 	}
 	segs, enc := Segments(body)
 
+	settler, _ := out.(Settler)
 	var claim string
 	if m.Key != "" {
 		claim = keyOutbound + m.Key
@@ -113,6 +116,12 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 			case prev == claimInDoubt:
 				return "", &gateway.SendError{Kind: gateway.Unknown, Reason: "in_doubt",
 					Err: errors.New("sms: an earlier send with this key may have been delivered")}
+			case strings.HasPrefix(prev, claimInDoubt+":"):
+				id, resend, err := c.settle(ctx, out, settler, claim, strings.TrimPrefix(prev, claimInDoubt+":"))
+				if err != nil || !resend {
+					return id, err
+				}
+				// Proven lost: the claim is pending again, and this sender sends it.
 			case prev == claimPending:
 				// Another sender is on it, or one died mid-send: the mark expires within
 				// inflightTTL, after which the message may be sent (a crash counts as in flight).
@@ -121,8 +130,9 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 			case prev != "":
 				c.log.Info("sms outbound already sent", "to", MaskPhone(to), "sid", prev)
 				return prev, nil
+			default:
+				return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight"}
 			}
-			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight"}
 		}
 	}
 	release := func() {
@@ -175,11 +185,23 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 			release()
 			return "", se
 		case gateway.Unknown:
-			// The message may have gone out: never send this key again on our own.
-			if claim != "" {
-				c.rdb.Set(context.WithoutCancel(ctx), claim, claimInDoubt, outboundTTL)
+			// The message may have gone out: never send this key again on our own — unless
+			// the transport's reports later prove it was not taken (Settler).
+			if claim == "" {
+				return "", se
 			}
-			return "", se
+			bg := context.WithoutCancel(ctx)
+			if settler == nil || sub.ID == "" {
+				c.rdb.Set(bg, claim, claimInDoubt, outboundTTL)
+				return "", se
+			}
+			if err := c.recordStatus(bg, sub.ID, "unknown", "", m.Key); err != nil {
+				c.log.Warn("sms delivery not recorded", "sid", sub.ID, "err", err)
+			}
+			c.rdb.Set(bg, claim, claimInDoubt+":"+sub.ID, outboundTTL)
+			c.log.Warn("sms outbound in doubt; waiting for the provider's reports", "transport", out.Name(), "to", MaskPhone(to),
+				"sid", sub.ID, "reason", se.Reason)
+			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_doubt", RetryAfter: settler.SettleAfter(), Err: se}
 		case gateway.Final:
 			release()
 			return "", se
@@ -209,3 +231,56 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 	release()
 	return "", last
 }
+
+// settle decides a keyed send whose earlier attempt ended in doubt (attempt id), for a transport
+// whose reports settle doubts. A report for id means the provider took it: the key counts as
+// sent (id is returned). Reports for messages submitted more than SettleAfter after it, and none
+// for it, mean the provider does not hold it: the claim goes back to pending and resend is true.
+// Otherwise it is still in doubt: Retryable "in_doubt", to be asked again later.
+func (c *Channel) settle(ctx context.Context, out Transport, settler Settler, claim, id string) (string, bool, error) {
+	inDoubt := &gateway.SendError{Kind: gateway.Unknown, Reason: "in_doubt",
+		Err: errors.New("sms: an earlier send with this key may have been delivered")}
+	if settler == nil {
+		return "", false, inDoubt
+	}
+	wait := settler.SettleAfter()
+	h, err := c.rdb.HMGet(ctx, keyMessage+id, "rank", "at").Result()
+	if err != nil {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
+	}
+	rank, _ := strconv.Atoi(str(h[0]))
+	at, _ := strconv.ParseInt(str(h[1]), 10, 64)
+	if rank >= statusRank["sent"] {
+		c.rdb.Set(context.WithoutCancel(ctx), claim, id, outboundTTL)
+		c.log.Info("sms outbound doubt settled: the provider had it", "transport", out.Name(), "sid", id)
+		return id, false, nil
+	}
+	confirmed, err := c.rdb.Get(ctx, keyConfirmed+out.Name()).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
+	}
+	if at == 0 || confirmed <= at+wait.Milliseconds() {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "in_doubt", RetryAfter: wait,
+			Err: errors.New("sms: waiting for the provider's reports to settle an earlier send")}
+	}
+	ok, err := resetScript.Run(ctx, c.rdb, []string{claim}, claimInDoubt+":"+id, claimPending, inflightTTL.Milliseconds()).Int()
+	if err != nil {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
+	}
+	if ok == 0 {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight", RetryAfter: time.Second}
+	}
+	c.log.Warn("sms outbound doubt settled: the provider never had it; sending again", "transport", out.Name(), "sid", id)
+	return "", true, nil
+}
+
+// resetScript sets KEYS[1] to ARGV[2] for ARGV[3] ms if it still holds ARGV[1].
+var resetScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`)
+
+func str(v any) string { s, _ := v.(string); return s }

@@ -1,6 +1,9 @@
 package sms
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Transport carries outbound SMS to one provider (sms/twilio, sms/kannel). By the time Submit is
 // called the channel has rendered the text within the budget, checked consent, claimed the
@@ -17,7 +20,8 @@ type Transport interface {
 	//     (connection refused before the request was written, throttled, a temporary failure),
 	//     with RetryAfter when the provider asked for a wait;
 	//   - Unknown when it may have taken it (a timeout or a lost connection after the request
-	//     was written, an unreadable success answer): it is never resent on its own;
+	//     was written, an unreadable success answer): it is never resent on its own. The
+	//     Submitted returned with it carries the id the message's reports would use, if any;
 	//   - Stopped "opted_out" when the recipient opted out with the provider;
 	//   - Final for everything a retry would not change (invalid number, bad credentials).
 	Submit(ctx context.Context, msg Message) (Submitted, error)
@@ -35,4 +39,15 @@ type Message struct {
 type Submitted struct {
 	ID     string // the provider's message id (Twilio's MessageSid), or one the transport made
 	Status string // the status to record ("" = queued)
+}
+
+// Settler is implemented by a Transport whose delivery reports settle a send that ended
+// Unknown: the provider reports every message it takes, in the order it took them (Kannel). A
+// report for the message itself proves the provider had it (its key counts as sent); reports
+// for messages submitted more than SettleAfter after it, and none for it, prove the provider
+// does not hold it, so it may be sent again. Until one or the other, a keyed send stays in
+// doubt and Send answers Retryable "in_doubt", so that a broadcast waits instead of failing
+// the person or sending twice.
+type Settler interface {
+	SettleAfter() time.Duration
 }

@@ -118,7 +118,8 @@ func (t *Transport) Name() string { return "kannel" }
 //     (a proxy in front of Kannel) → Retryable.
 //   - Connection refused, or any failure before the request was written (Kannel down or
 //     restarting) → Retryable "connection"; a timeout or lost connection after it was written →
-//     Unknown (bearerbox may have the message).
+//     Unknown (bearerbox may have the message), with the id its delivery reports would carry,
+//     so that the channel can settle the doubt (see SettleAfter).
 func (t *Transport) Submit(ctx context.Context, m sms.Message) (sms.Submitted, error) {
 	if t.sendsms == nil {
 		return sms.Submitted{}, &gateway.SendError{Kind: gateway.Final, Reason: "not_configured", Err: errors.New("kannel: no KANNEL_SENDSMS_URL")}
@@ -169,7 +170,7 @@ func (t *Transport) Submit(ctx context.Context, m sms.Message) (sms.Submitted, e
 		if !w {
 			return sms.Submitted{}, &gateway.SendError{Kind: gateway.Retryable, Reason: "connection", Err: err}
 		}
-		return sms.Submitted{}, &gateway.SendError{Kind: gateway.Unknown, Reason: "timeout", Err: err}
+		return sms.Submitted{ID: id}, &gateway.SendError{Kind: gateway.Unknown, Reason: "timeout", Err: err}
 	}
 	defer resp.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -179,14 +180,14 @@ func (t *Transport) Submit(ctx context.Context, m sms.Message) (sms.Submitted, e
 	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
 		switch {
 		case rerr != nil:
-			return sms.Submitted{}, &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: rerr}
+			return sms.Submitted{ID: id}, &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: rerr}
 		case strings.HasPrefix(body, "0:") || strings.HasPrefix(body, "Sent."):
 			return sms.Submitted{ID: id, Status: "accepted"}, nil
 		case strings.HasPrefix(body, "3:"):
 			return sms.Submitted{ID: id, Status: "queued"}, nil
 		}
 		// A success status with an answer Kannel never gives: it probably took the message.
-		return sms.Submitted{}, &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: answer}
+		return sms.Submitted{ID: id}, &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: answer}
 	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:
 		return sms.Submitted{}, &gateway.SendError{Kind: gateway.Retryable, Reason: "provider_error",
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After")), Err: answer}
@@ -198,6 +199,15 @@ func (t *Transport) Submit(ctx context.Context, m sms.Message) (sms.Submitted, e
 	}
 	return sms.Submitted{}, &gateway.SendError{Kind: gateway.Final, Reason: "rejected", Err: answer}
 }
+
+// SettleAfter implements sms.Settler. Every message bearerbox takes is reported (dlr-mask 8:
+// accepted by the SMSC) and bearerbox hands messages to the SMSC in the order it took them —
+// stored ones first after a restart — so a send in doubt is settled by the reports: one for the
+// message itself proves Kannel had it; reports for messages submitted more than SettleAfter
+// after it, and none for it, prove Kannel no longer holds it (it was lost when Kannel stopped
+// mid-request), and it may be sent again. Three seconds covers the reordering of an SMPP window
+// (max-pending-submits 10 at 20 messages a second is half a second).
+func (t *Transport) SettleAfter() time.Duration { return 3 * time.Second }
 
 // dlrURL is the delivery-report URL for message id, with Kannel's placeholders: %d the report
 // type, %A the SMSC's reply (SMPP "id:... stat:DELIVRD err:000 ..." or "NACK/0x.../..."), %i the
