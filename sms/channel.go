@@ -16,7 +16,8 @@
 //
 // Every inbound SMS goes through Receive, whether it came from a provider or from `gateway chat
 // --channel sms`, so they answer alike. Outbound sends (Send) retry only what provably was not
-// accepted, never resend after a timeout, and refuse numbers that opted out.
+// accepted, refuse numbers that opted out, and never resend after a timeout — unless the
+// transport's delivery reports later prove the provider never had the message (Settler).
 package sms
 
 import (

@@ -241,6 +241,24 @@ func TestKannelE2E(t *testing.T) {
 			t.Errorf("%d delivery reports answered 200", g.answered("/sms/kannel/dlr", 200))
 		}
 	})
+
+	// Last, as it reconfigures Kannel: a Kannel whose get-url carries another secret is refused,
+	// and the phone gets nothing.
+	t.Run("WrongSecretThroughKannel", func(t *testing.T) {
+		const phone = "+84900000106"
+		g.k.Configure([]byte(strings.Replace(string(g.sample), "secret="+sampleSecret, "secret=not-the-gateway-secret-0123", 1)), g.base)
+		g.k.Restart()
+		before := g.answered("/sms/kannel", http.StatusForbidden)
+		in := smsMessagesIn(t)
+		g.k.SendMO(phone, shortCode, "TT TB-2025-000123 4567", false)
+		eventually(t, 20*time.Second, "the gateway refusing Kannel's request", func() bool {
+			return g.answered("/sms/kannel", http.StatusForbidden) > before
+		})
+		if got := g.k.ReceivedBy(phone); len(got) != 0 || smsMessagesIn(t) != in {
+			t.Errorf("a request with the wrong secret was answered: %+v", got)
+		}
+
+	})
 }
 
 // TestKannelBroadcastAcrossRestart: a broadcast through Kannel reaches every subscriber once,
