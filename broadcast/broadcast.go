@@ -73,7 +73,16 @@ type Config struct {
 	Retention time.Duration
 	// StaffLang is the language of the staff /broadcast flow on Telegram (default vi).
 	StaffLang string
-	// MaxAttempts is how many times a send failing with a retryable error is tried (default 4).
+	// RetryFor is how long one recipient's send keeps being retried while the provider proves
+	// it did not take the message (connection refused, 5xx, throttled: gateway.Retryable),
+	// counted from the first try (default 15m). A provider outage shorter than this delays the
+	// broadcast instead of failing people; sends that may have reached the provider (Unknown)
+	// are never retried.
+	RetryFor time.Duration
+	// RetryMaxWait caps the wait between two tries of one recipient (default 30s; a provider's
+	// longer Retry-After is honoured up to a minute).
+	RetryMaxWait time.Duration
+	// MaxAttempts, when set, also caps the number of tries (0 = RetryFor alone decides).
 	MaxAttempts int
 }
 
@@ -100,8 +109,11 @@ func (c *Config) defaults() {
 	if c.Retention <= 0 {
 		c.Retention = 90 * 24 * time.Hour
 	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 4
+	if c.RetryFor <= 0 {
+		c.RetryFor = 15 * time.Minute
+	}
+	if c.RetryMaxWait <= 0 {
+		c.RetryMaxWait = 30 * time.Second
 	}
 }
 

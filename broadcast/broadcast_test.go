@@ -754,3 +754,55 @@ func TestReportOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestProviderOutageDelaysInsteadOfFailing: while the provider proves it is not taking messages
+// (connection refused) the sends are retried, for up to RetryFor, and everyone is reached once it
+// is back; past RetryFor the recipient is counted failed, with the reason.
+func TestProviderOutageDelaysInsteadOfFailing(t *testing.T) {
+	cfg := fastConfig()
+	cfg.RetryMaxWait = 20 * time.Millisecond
+	cfg.RetryFor = 5 * time.Second
+	f := newFixture(t, cfg)
+	for i := 1; i <= 6; i++ {
+		f.subscribe(t, audience.Subscriber{Channel: gateway.SMS, ID: fmt.Sprintf("+8491234560%d", i), Commune: "Vũ Phúc"})
+	}
+	var mu sync.Mutex
+	down := true
+	f.sms.fail = func(to string, call int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if to == "+84912345606" {
+			return &gateway.SendError{Kind: gateway.Retryable, Reason: "connection"} // never comes back
+		}
+		if down {
+			return &gateway.SendError{Kind: gateway.Retryable, Reason: "connection"}
+		}
+		return nil
+	}
+	f.run(t)
+	pv, err := f.svc.Create(context.Background(), Request{Text: map[string]string{"vi": "Thông báo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Many more failed tries than the old four, and nobody counted failed meanwhile.
+	waitFor(t, 10*time.Second, "retries during the outage", func() bool {
+		f.sms.mu.Lock()
+		defer f.sms.mu.Unlock()
+		return f.sms.calls["+84912345601"] >= 10
+	})
+	if rep, _ := f.svc.Report(context.Background(), pv.ID); rep.Sent != 0 || len(rep.Failed) != 0 {
+		t.Fatalf("during the outage: %+v", rep)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	rep := f.waitStatus(t, pv.ID, StatusDone)
+	if rep.Sent != 5 || rep.Failed["connection"] != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	for to, n := range f.sms.deliveries() {
+		if n != 1 {
+			t.Errorf("%s got it %d times", to, n)
+		}
+	}
+}

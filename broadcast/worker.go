@@ -301,10 +301,13 @@ func (s *Service) leftOut(ctx context.Context, check string, ch gateway.Channel,
 	return st
 }
 
-// deliver sends with retries for retryable errors. It returns the outcome mark ("s" sent, "f"
-// failed) and the counter to increment, or "" when ctx ended while waiting to retry.
+// deliver sends with retries for retryable errors, for up to RetryFor (an outage of the provider
+// of a few minutes delays the message rather than failing it). It returns the outcome mark ("s"
+// sent, "f" failed) and the counter to increment, or "" when ctx ended while waiting to retry
+// (the entry is then left to another worker, or to this replica after a restart).
 func (s *Service) deliver(ctx context.Context, out gateway.Outbound) (mark, counter string) {
 	sender := s.senders[out.Channel]
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		err := sender.Send(sctx, out)
@@ -320,12 +323,17 @@ func (s *Service) deliver(ctx context.Context, out gateway.Outbound) (mark, coun
 		reason := reasonKey(se.Reason)
 		switch se.Kind {
 		case gateway.Retryable:
-			if attempt >= s.cfg.MaxAttempts {
-				s.log.Warn("broadcast send gave up", "channel", out.Channel, "to", audience.Mask(out.To), "err", err)
+			wait := min(time.Duration(1<<min(attempt-1, 10))*time.Second, s.cfg.RetryMaxWait)
+			wait = min(max(wait, se.RetryAfter), time.Minute)
+			if (s.cfg.MaxAttempts > 0 && attempt >= s.cfg.MaxAttempts) || time.Since(first)+wait > s.cfg.RetryFor {
+				s.log.Warn("broadcast send gave up", "channel", out.Channel, "to", audience.Mask(out.To),
+					"attempts", attempt, "for", time.Since(first).Round(time.Second).String(), "err", err)
 				return "f", "f:" + reason
 			}
-			wait := max(se.RetryAfter, time.Duration(1<<(attempt-1))*time.Second)
-			if !sleep(ctx, min(wait, time.Minute)) {
+			if attempt == 1 || attempt%10 == 0 {
+				s.log.Info("broadcast send retrying", "channel", out.Channel, "to", audience.Mask(out.To), "attempt", attempt, "reason", reason)
+			}
+			if !sleep(ctx, wait) {
 				return "", ""
 			}
 			continue

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -39,6 +40,16 @@ type Config struct {
 	SMSUnicode                bool
 	SMSMPS                    int
 
+	// Kannel (carrier short code over SMPP) and the outbound transport choice: see kannel.go.
+	KannelSendSMSURL string
+	KannelUsername   string
+	KannelPassword   string
+	KannelFrom       string
+	KannelMOSecret   string
+	KannelAllowFrom  []netip.Prefix
+	KannelDLRURL     string
+	SMSOutbound      string // "twilio", "kannel", or "" when no transport can send
+
 	PublicBaseURL string
 	AdminToken    string
 	DefaultLang   string
@@ -65,15 +76,23 @@ var Vars = []Var{
 	{"TELEGRAM_WEBHOOK_SECRET", "(required with TELEGRAM_WEBHOOK_URL)", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -."},
 	{"TELEGRAM_MPS", "30", "Telegram messages per second in total, shared by all replicas (1 per second per chat always applies)."},
 	{"STAFF_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of staff (may use /broadcast and /stats)."},
-	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...). Unset: no SMS channel."},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...). Unset: no Twilio transport (Twilio cannot receive SMS in Vietnam: use Kannel for the short code)."},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token: signs webhooks and authenticates REST calls."},
-	{"TWILIO_FROM", "", "Sender number in E.164 for outbound SMS (or use TWILIO_MESSAGING_SERVICE_SID)."},
+	{"TWILIO_FROM", "", "Sender of outbound SMS through Twilio: a number in E.164 or a registered alphanumeric sender ID (or use TWILIO_MESSAGING_SERVICE_SID)."},
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Messaging service SID (MG...) for outbound SMS, instead of TWILIO_FROM."},
 	{"TWILIO_API_URL", "https://api.twilio.com", "Base URL of the Twilio REST API (tests point it at a local server)."},
+	{"KANNEL_SENDSMS_URL", "", "Kannel's sendsms URL (http://127.0.0.1:13013/cgi-bin/sendsms): outbound SMS from the department's short code or brandname through the carrier's SMPP link. Set with KANNEL_USERNAME, KANNEL_PASSWORD, KANNEL_FROM and KANNEL_MO_SECRET."},
+	{"KANNEL_USERNAME", "", "The sendsms-user username in kannel.conf."},
+	{"KANNEL_PASSWORD", "", "The sendsms-user password in kannel.conf."},
+	{"KANNEL_FROM", "", "Sender of outbound SMS through Kannel: the short code (8079) or brandname the carrier registered."},
+	{"KANNEL_MO_SECRET", "", "Secret (16-128 of A-Z a-z 0-9 - _ . ~) that Kannel's get-url and the delivery-report URL carry as secret=...; other requests to /sms/kannel get 403. Setting it turns Kannel's inbound SMS on."},
+	{"KANNEL_ALLOW_FROM", "(any address)", "Comma-separated IP addresses or CIDR ranges Kannel calls from (127.0.0.1,10.0.0.0/8); requests to /sms/kannel from elsewhere get 403."},
+	{"KANNEL_DLR_URL", "(PUBLIC_BASE_URL/sms/kannel/dlr, else http://127.0.0.1:<HTTP_ADDR port>/sms/kannel/dlr)", "URL at which Kannel reaches this gateway's delivery-report endpoint /sms/kannel/dlr."},
+	{"SMS_OUTBOUND", "(the one configured)", "twilio or kannel: the transport outbound SMS (replies through Kannel, broadcasts, notifications) go through. Required when both are configured."},
 	{"SMS_MAX_SEGMENTS", "2", "Longest SMS reply, in segments (1-10)."},
 	{"SMS_UNICODE", "false", "true keeps Vietnamese diacritics in SMS (UCS-2: 70 characters a segment instead of 160)."},
 	{"SMS_MPS", "10", "Outbound SMS per second, shared by all replicas."},
-	{"PUBLIC_BASE_URL", "", "Externally visible base URL (https://gw.example.gov.vn): webhook signatures are checked against it and callback URLs built from it. Required for the SMS channel."},
+	{"PUBLIC_BASE_URL", "", "Externally visible base URL (https://gw.example.gov.vn): Twilio webhook signatures are checked against it and callback URLs built from it. Required with Twilio."},
 	{"ADMIN_TOKEN", "", "Bearer token for the staff API (/api/...). Unset: the staff API is disabled."},
 	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
 	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
@@ -178,6 +197,7 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("PUBLIC_BASE_URL", "required with TWILIO_ACCOUNT_SID: webhook signatures are checked against it")
 		}
 	}
+	c.loadKannel(get, bad)
 	c.TelegramMPS = intVar(get, "TELEGRAM_MPS", 30, 1, 1000, bad)
 	c.SMSMaxSegments = intVar(get, "SMS_MAX_SEGMENTS", 2, 1, 10, bad)
 	c.SMSMPS = intVar(get, "SMS_MPS", 10, 1, 10000, bad)
@@ -235,8 +255,11 @@ func validSecretToken(s string) bool {
 // TelegramEnabled reports whether the Telegram channel is configured.
 func (c Config) TelegramEnabled() bool { return c.TelegramToken != "" }
 
-// SMSEnabled reports whether the SMS channel is configured.
-func (c Config) SMSEnabled() bool { return c.TwilioAccountSID != "" }
+// SMSEnabled reports whether the SMS channel is configured (through Twilio, Kannel or both).
+func (c Config) SMSEnabled() bool { return c.TwilioEnabled() || c.KannelEnabled() }
+
+// TwilioEnabled reports whether the Twilio transport is configured.
+func (c Config) TwilioEnabled() bool { return c.TwilioAccountSID != "" }
 
 // Embedded reports whether the gateway runs on its in-process Redis with demo data.
 func (c Config) Embedded() bool { return c.RedisURL == "" }

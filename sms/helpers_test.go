@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,138 +14,85 @@ import (
 	"github.com/socialaid-vn/gateway/sms/smstest"
 )
 
-const (
-	testSID   = "AC0123456789abcdef0123456789abcdef"
-	testToken = "0123456789abcdef0123456789abcdef"
-	testBase  = "https://gw.example.gov.vn"
-	testPhone = "+84912345667"
-)
+const testPhone = "+84912345667"
 
-// fakeCore answers like the conversation core would, echoing what it understood. It blocks on
-// gate when one is set, and fails while fail is set.
-type fakeCore struct {
-	mu      sync.Mutex
-	calls   []gateway.Inbound
-	gate    chan struct{}
-	entered chan struct{}
-	fail    error
+// fakeTransport records the messages submitted and answers with the next scripted error
+// (nil: accepted) — the channel's view of any provider.
+type fakeTransport struct {
+	mu     sync.Mutex
+	msgs   []Message
+	script []error
+	n      int
 }
 
-func (f *fakeCore) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Reply, error) {
+func (f *fakeTransport) Name() string { return "fake" }
+
+func (f *fakeTransport) Submit(ctx context.Context, m Message) (Submitted, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, in)
-	gate, entered, fail := f.gate, f.entered, f.fail
-	f.mu.Unlock()
-	if entered != nil {
-		entered <- struct{}{}
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, m)
+	var err error
+	if len(f.script) > 0 {
+		err, f.script = f.script[0], f.script[1:]
 	}
-	if gate != nil {
-		<-gate
+	f.n++
+	if se := gateway.SendErrorOf(err); se != nil && se.Kind == gateway.Unknown {
+		return Submitted{ID: fmt.Sprintf("U%04d", f.n)}, err
 	}
-	if fail != nil {
-		return nil, fail
+	if err != nil {
+		return Submitted{}, err
 	}
-	intent := in.Intent
-	if intent == "" {
-		intent = "out_of_scope"
-	}
-	keys := make([]string, 0, len(in.Entities))
-	for k, v := range in.Entities {
-		keys = append(keys, k+"="+v)
-	}
-	sort.Strings(keys)
-	return []gateway.Reply{{
-		Text:    fmt.Sprintf("Dạ, ý định: %s. %s", intent, strings.Join(keys, " ")),
-		Intent:  intent,
-		Choices: []gateway.Choice{{Label: "Hướng dẫn", Keyword: "HD"}},
-	}}, nil
+	return Submitted{ID: fmt.Sprintf("F%04d", f.n), Status: "queued"}, nil
 }
 
-func (f *fakeCore) count() int {
+func (f *fakeTransport) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.calls)
+	return len(f.msgs)
 }
 
-func (f *fakeCore) last() gateway.Inbound {
+func (f *fakeTransport) sent() []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[len(f.calls)-1]
-}
-
-// fakeOptOuts is an in-memory audience consent store.
-type fakeOptOuts struct {
-	mu      sync.Mutex
-	stopped map[string]string
-	resumed []string
-}
-
-func newOptOuts() *fakeOptOuts { return &fakeOptOuts{stopped: map[string]string{}} }
-
-func (f *fakeOptOuts) Stop(_ context.Context, ch gateway.Channel, id, reason string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.stopped[string(ch)+":"+id] = reason
-	return nil
-}
-
-func (f *fakeOptOuts) Resume(_ context.Context, ch gateway.Channel, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.stopped, string(ch)+":"+id)
-	f.resumed = append(f.resumed, id)
-	return nil
-}
-
-func (f *fakeOptOuts) Stopped(_ context.Context, ch gateway.Channel, id string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.stopped[string(ch)+":"+id]
-	return ok, nil
-}
-
-func (f *fakeOptOuts) reason(id string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.stopped["sms:"+id]
+	return append([]Message(nil), f.msgs...)
 }
 
 type fixture struct {
 	ch      *Channel
-	core    *fakeCore
-	optouts *fakeOptOuts
+	core    *smstest.Core
+	optouts *smstest.OptOuts
+	tr      *fakeTransport
 	logs    *logtest.Buffer
 }
 
-// newFixture builds a channel with credentials on a fresh Redis; edit changes the config.
+// newFixture builds a channel sending through a fake transport on a fresh Redis; edit changes
+// the config.
 func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	t.Helper()
-	cfg := Config{
-		AccountSID: testSID, AuthToken: testToken, From: "+84900000001",
-		PublicBaseURL: testBase, APIURL: "http://127.0.0.1:1", MPS: 1000,
-	}
+	f := &fixture{core: &smstest.Core{}, optouts: smstest.NewOptOuts(), tr: &fakeTransport{}, logs: &logtest.Buffer{}}
+	cfg := Config{Outbound: f.tr, MPS: 1000, Retry: Retry{Attempts: 3, Backoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond}}
 	if edit != nil {
 		edit(&cfg)
 	}
-	f := &fixture{core: &fakeCore{}, optouts: newOptOuts(), logs: &logtest.Buffer{}}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ch, err := New(cfg, redistest.New(t), f.core, f.optouts, testCommunes, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch.backoff = time.Millisecond
-	ch.maxBackoff = 50 * time.Millisecond
-	ch.httpTimeout = 2 * time.Second
 	f.ch = ch
 	return f
 }
 
-// signedPost builds a POST of form to path as Twilio would send it to testBase.
-func signedPost(path string, form url.Values) *http.Request {
-	return smstest.NewRequest(path, form, smstest.Sign(testToken, testBase+path, form))
+func retryable(reason string) error {
+	return &gateway.SendError{Kind: gateway.Retryable, Reason: reason}
 }
 
-// inboundForm is a Twilio incoming-message payload (the fields Twilio posts).
-func inboundForm(sid, from, body string) url.Values {
-	return smstest.InboundForm(testSID, sid, from, body)
+func outbound(text string) gateway.Outbound {
+	return gateway.Outbound{Channel: gateway.SMS, To: "0912345667", Lang: "vi",
+		Reply: gateway.Reply{Text: text, Intent: "broadcast"}}
 }
+
+// settlingTransport is a fakeTransport whose reports settle doubts (like Kannel's).
+type settlingTransport struct{ *fakeTransport }
+
+func (settlingTransport) SettleAfter() time.Duration { return time.Nanosecond }

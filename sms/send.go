@@ -5,37 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	twclient "github.com/twilio/twilio-go/client"
-	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/throttle"
 )
-
-const twilioAPI = "https://api.twilio.com"
-
-// Twilio error codes the sender acts on.
-const (
-	codeOptedOut  = "21610" // the recipient replied STOP: Twilio refuses every message to them
-	codeThrottled = 20429   // too many requests
-)
-
-// finalCodes are Twilio errors about the recipient's number: the same send will never work.
-var finalCodes = map[int]string{
-	21211: "invalid_number", 21214: "invalid_number", 21217: "invalid_number", 21265: "invalid_number",
-	21407: "unsupported_destination", 21408: "unsupported_destination", 21612: "unsupported_destination",
-	21614: "not_mobile", 21610: "opted_out",
-}
 
 // Send delivers m as one SMS (gateway.Sender). See SendMessage.
 func (c *Channel) Send(ctx context.Context, m gateway.Outbound) error {
@@ -43,69 +22,85 @@ func (c *Channel) Send(ctx context.Context, m gateway.Outbound) error {
 	return err
 }
 
-// SendMessage renders m.Reply like an inline reply (same budget and alphabet) and sends it through
-// Twilio's REST API, returning the MessageSid whose delivery Delivery and the status callback
-// track. Every failure is a *gateway.SendError:
+// SendMessage renders m.Reply like an inline reply (same budget and alphabet) and sends it
+// through the outbound transport (Config.Outbound), returning the message id whose delivery
+// Delivery tracks. Every failure is a *gateway.SendError:
 //
-//   - Stopped "opted_out": the number opted out (checked before sending, or Twilio's 21610, which
-//     is then recorded through OptOuts.Stop). Nothing is sent.
-//   - Final: not configured, not a phone number, nothing to send, or Twilio refused the number.
-//   - Retryable: Twilio throttled (20429/429, RetryAfter from its Retry-After header), answered
-//     5xx, or the connection failed before the request was written. Such errors prove the message
-//     was not accepted, so SendMessage itself retries them, up to 3 tries with exponential backoff
-//     (honouring Retry-After, which also pauses the shared rate limit), then returns the last one.
-//   - Unknown: the request was written but no usable answer came (timeout, connection lost): the
-//     SMS may have gone out. It is not retried, and the caller must not resend blindly.
+//   - Stopped "opted_out": the number opted out (checked before sending, or reported by the
+//     provider, which is then recorded through OptOuts.Stop). Nothing is sent.
+//   - Final: no outbound transport, not a phone number, nothing to send, or the provider refused
+//     the message for good.
+//   - Retryable: the provider proved it did not take the message (throttled, temporary failure,
+//     connection refused). SendMessage itself retries such errors (Config.Retry: 3 tries with
+//     exponential backoff, honouring Retry-After, which also pauses the shared rate limit), then
+//     returns the last one; the caller may try again later.
+//   - Unknown: the provider may have taken the message (a timeout after the request was
+//     written). It is not retried, and the caller must not resend blindly.
 //
-// The rate limit (Config.MPS) is shared by all replicas; m.Priority goes ahead of bulk sends. When
-// m.Key is set, a message is sent at most once per key for a week: sending a key already sent
-// returns its MessageSid without sending again, and sending a key whose earlier send ended
-// Unknown returns Unknown "in_doubt" again rather than risk a second SMS.
+// The rate limit (Config.MPS) is shared by all replicas and all transports; m.Priority goes
+// ahead of bulk sends. When m.Key is set, a message is sent at most once per key for a week:
+// sending a key already sent returns its message id without sending again, and sending a key
+// whose earlier send ended Unknown returns Unknown "in_doubt" again rather than risk a second SMS.
 func (c *Channel) SendMessage(ctx context.Context, m gateway.Outbound) (string, error) {
-	sid, err := c.send(ctx, m)
-	intent := labelOr(m.Reply.Intent, "outbound")
+	if m.Channel != "" && m.Channel != gateway.SMS {
+		return "", c.failed(m, &gateway.SendError{Kind: gateway.Final, Reason: "wrong_channel", Err: fmt.Errorf("sms cannot send on %q", m.Channel)})
+	}
+	body := Render([]gateway.Reply{m.Reply}, c.render)
+	return c.sendMessage(ctx, m, body, true)
+}
+
+// sendMessage sends body, already rendered, to m.To; consent is checked when checkConsent.
+func (c *Channel) sendMessage(ctx context.Context, m gateway.Outbound, body string, checkConsent bool) (string, error) {
+	id, err := c.send(ctx, m, body, checkConsent)
+	if err != nil {
+		return "", c.failed(m, err)
+	}
+	metrics.MessagesOut.WithLabelValues(string(gateway.SMS), labelOr(m.Reply.Intent, "outbound")).Inc()
+	return id, nil
+}
+
+func (c *Channel) failed(m gateway.Outbound, err error) error {
 	if se := gateway.SendErrorOf(err); se != nil {
 		metrics.SendErrors.WithLabelValues(string(gateway.SMS), se.Kind.String()).Inc()
-		c.log.Warn("sms outbound failed", "to", MaskPhone(m.To), "intent", intent, "kind", se.Kind.String(), "reason", se.Reason)
-		return "", err
+		c.log.Warn("sms outbound failed", "to", MaskPhone(m.To), "intent", labelOr(m.Reply.Intent, "outbound"),
+			"kind", se.Kind.String(), "reason", se.Reason)
 	}
-	metrics.MessagesOut.WithLabelValues(string(gateway.SMS), intent).Inc()
-	return sid, nil
+	return err
 }
 
 // The marks kept under sms:out:<key>: a send in progress (expires quickly, so a sender that died
 // mid-send does not block the message for good), a send whose outcome is unknown (kept for
-// outboundTTL: it may have been delivered), or the MessageSid once Twilio accepted it.
+// outboundTTL: it may have been delivered), or the message id once the provider accepted it.
 const (
 	claimPending = "pending"
 	claimInDoubt = "in_doubt"
-	inflightTTL  = 20 * time.Second // longer than one CreateMessage call (httpTimeout, 15 s)
+	inflightTTL  = 20 * time.Second // longer than one Submit (the transports time out at 15 s)
 )
 
-func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) {
-	if m.Channel != "" && m.Channel != gateway.SMS {
-		return "", &gateway.SendError{Kind: gateway.Final, Reason: "wrong_channel", Err: fmt.Errorf("sms cannot send on %q", m.Channel)}
-	}
-	if c.validator == nil {
-		return "", &gateway.SendError{Kind: gateway.Final, Reason: "not_configured", Err: errors.New("sms: no Twilio credentials")}
+func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, checkConsent bool) (string, error) {
+	out := c.cfg.Outbound
+	if out == nil {
+		return "", &gateway.SendError{Kind: gateway.Final, Reason: "not_configured", Err: errors.New("sms: no outbound transport (SMS_OUTBOUND)")}
 	}
 	to, err := NormalizePhone(m.To)
 	if err != nil {
 		return "", &gateway.SendError{Kind: gateway.Final, Reason: "invalid_number", Err: err}
 	}
-	stopped, err := c.optouts.Stopped(ctx, gateway.SMS, to)
-	if err != nil {
-		return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "optout_check", Err: err}
+	if checkConsent {
+		stopped, err := c.optouts.Stopped(ctx, gateway.SMS, to)
+		if err != nil {
+			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "optout_check", Err: err}
+		}
+		if stopped {
+			return "", &gateway.SendError{Kind: gateway.Stopped, Reason: "opted_out"}
+		}
 	}
-	if stopped {
-		return "", &gateway.SendError{Kind: gateway.Stopped, Reason: "opted_out"}
-	}
-	body := Render([]gateway.Reply{m.Reply}, c.render)
 	if body == "" {
 		return "", &gateway.SendError{Kind: gateway.Final, Reason: "empty", Err: errors.New("sms: nothing to send")}
 	}
-	segs, _ := Segments(body)
+	segs, enc := Segments(body)
 
+	settler, _ := out.(Settler)
 	var claim string
 	if m.Key != "" {
 		claim = keyOutbound + m.Key
@@ -121,6 +116,12 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			case prev == claimInDoubt:
 				return "", &gateway.SendError{Kind: gateway.Unknown, Reason: "in_doubt",
 					Err: errors.New("sms: an earlier send with this key may have been delivered")}
+			case strings.HasPrefix(prev, claimInDoubt+":"):
+				id, resend, err := c.settle(ctx, out, settler, claim, strings.TrimPrefix(prev, claimInDoubt+":"))
+				if err != nil || !resend {
+					return id, err
+				}
+				// Proven lost: the claim is pending again, and this sender sends it.
 			case prev == claimPending:
 				// Another sender is on it, or one died mid-send: the mark expires within
 				// inflightTTL, after which the message may be sent (a crash counts as in flight).
@@ -129,8 +130,9 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			case prev != "":
 				c.log.Info("sms outbound already sent", "to", MaskPhone(to), "sid", prev)
 				return prev, nil
+			default:
+				return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight"}
 			}
-			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight"}
 		}
 	}
 	release := func() {
@@ -140,6 +142,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 	}
 
 	bucket := throttle.Bucket{Name: "sms", Limit: throttle.Window(c.cfg.MPS)}
+	msg := Message{To: to, Text: body, Encoding: enc, Segments: segs}
 	var last *gateway.SendError
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx, m.Priority, bucket); err != nil {
@@ -150,18 +153,28 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			// Keep the in-flight mark alive while this sender is still trying.
 			c.rdb.PExpire(ctx, claim, inflightTTL)
 		}
-		sid, status, se := c.create(ctx, to, body)
-		if se == nil {
+		sub, err := out.Submit(ctx, msg)
+		if err == nil {
+			if sub.ID == "" {
+				err = &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: errors.New("sms: accepted without a message id")}
+			}
+		}
+		if err == nil {
 			if claim != "" {
-				if err := c.rdb.Set(context.WithoutCancel(ctx), claim, sid, outboundTTL).Err(); err != nil {
-					c.log.Warn("sms outbound key not recorded", "sid", sid, "err", err)
+				if err := c.rdb.Set(context.WithoutCancel(ctx), claim, sub.ID, outboundTTL).Err(); err != nil {
+					c.log.Warn("sms outbound key not recorded", "sid", sub.ID, "err", err)
 				}
 			}
-			if err := c.recordStatus(context.WithoutCancel(ctx), sid, labelOr(status, "queued"), "", m.Key); err != nil {
-				c.log.Warn("sms delivery not recorded", "sid", sid, "err", err)
+			if err := c.recordStatus(context.WithoutCancel(ctx), sub.ID, labelOr(sub.Status, "queued"), "", m.Key); err != nil {
+				c.log.Warn("sms delivery not recorded", "sid", sub.ID, "err", err)
 			}
-			c.log.Info("sms outbound", "to", MaskPhone(to), "sid", sid, "intent", m.Reply.Intent, "segments", segs, "attempt", attempt)
-			return sid, nil
+			c.log.Info("sms outbound", "transport", out.Name(), "to", MaskPhone(to), "sid", sub.ID, "intent", m.Reply.Intent,
+				"segments", segs, "encoding", enc.String(), "attempt", attempt)
+			return sub.ID, nil
+		}
+		se := gateway.SendErrorOf(err)
+		if se == nil {
+			se = &gateway.SendError{Kind: gateway.Unknown, Reason: "error", Err: err}
 		}
 		last = se
 		switch se.Kind {
@@ -172,11 +185,23 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 			release()
 			return "", se
 		case gateway.Unknown:
-			// The message may have gone out: never send this key again on our own.
-			if claim != "" {
-				c.rdb.Set(context.WithoutCancel(ctx), claim, claimInDoubt, outboundTTL)
+			// The message may have gone out: never send this key again on our own — unless
+			// the transport's reports later prove it was not taken (Settler).
+			if claim == "" {
+				return "", se
 			}
-			return "", se
+			bg := context.WithoutCancel(ctx)
+			if settler == nil || sub.ID == "" {
+				c.rdb.Set(bg, claim, claimInDoubt, outboundTTL)
+				return "", se
+			}
+			if err := c.recordStatus(bg, sub.ID, "unknown", "", m.Key); err != nil {
+				c.log.Warn("sms delivery not recorded", "sid", sub.ID, "err", err)
+			}
+			c.rdb.Set(bg, claim, claimInDoubt+":"+sub.ID, outboundTTL)
+			c.log.Warn("sms outbound in doubt; waiting for the provider's reports", "transport", out.Name(), "to", MaskPhone(to),
+				"sid", sub.ID, "reason", se.Reason)
+			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "in_doubt", RetryAfter: settler.SettleAfter(), Err: se}
 		case gateway.Final:
 			release()
 			return "", se
@@ -186,12 +211,12 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 				c.log.Warn("sms throttle pause failed", "err", err)
 			}
 		}
-		wait := c.backoff << (attempt - 1)
+		wait := c.retry.Backoff << (attempt - 1)
 		wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
 		if se.RetryAfter > 0 {
 			wait = se.RetryAfter
 		}
-		if attempt >= c.attempts || wait > c.maxBackoff {
+		if attempt >= c.retry.Attempts || wait > c.retry.MaxBackoff {
 			break
 		}
 		t := time.NewTimer(wait)
@@ -207,136 +232,55 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) (string, error) 
 	return "", last
 }
 
-// create makes one CreateMessage call and classifies its outcome.
-func (c *Channel) create(ctx context.Context, to, body string) (sid, status string, se *gateway.SendError) {
-	// The call's own deadline is a context (not http.Client.Timeout) so that it and the caller's
-	// ctx both reach the connection; twilio-go reads the whole body before CreateMessage returns.
-	callCtx, cancel := context.WithTimeout(ctx, c.httpTimeout)
-	defer cancel()
-	tr := &callTransport{ctx: callCtx, base: c.transport, api: c.apiURL}
-	cl := &twclient.Client{
-		Credentials: twclient.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
-		HTTPClient: &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+// settle decides a keyed send whose earlier attempt ended in doubt (attempt id), for a transport
+// whose reports settle doubts. A report for id means the provider took it: the key counts as
+// sent (id is returned). Reports for messages submitted more than SettleAfter after it, and none
+// for it, mean the provider does not hold it: the claim goes back to pending and resend is true.
+// Otherwise it is still in doubt: Retryable "in_doubt", to be asked again later.
+func (c *Channel) settle(ctx context.Context, out Transport, settler Settler, claim, id string) (string, bool, error) {
+	inDoubt := &gateway.SendError{Kind: gateway.Unknown, Reason: "in_doubt",
+		Err: errors.New("sms: an earlier send with this key may have been delivered")}
+	if settler == nil {
+		return "", false, inDoubt
 	}
-	cl.SetAccountSid(c.cfg.AccountSID)
-	params := (&openapi.CreateMessageParams{}).SetTo(to).SetBody(body).
-		SetStatusCallback(c.cfg.PublicBaseURL + "/sms/twilio/status")
-	if c.cfg.MessagingServiceSID != "" {
-		params.SetMessagingServiceSid(c.cfg.MessagingServiceSID)
-	} else {
-		params.SetFrom(c.cfg.From)
+	wait := settler.SettleAfter()
+	h, err := c.rdb.HMGet(ctx, keyMessage+id, "rank", "at").Result()
+	if err != nil {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
 	}
-	msg, err := openapi.NewApiServiceWithClient(cl).CreateMessage(params)
-	httpStatus, retryAfter, wrote := tr.outcome()
-	if err == nil {
-		if msg == nil || msg.Sid == nil || *msg.Sid == "" {
-			return "", "", &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: errors.New("twilio answered without a MessageSid")}
-		}
-		if msg.Status != nil {
-			status = *msg.Status
-		}
-		return *msg.Sid, status, nil
+	rank, _ := strconv.Atoi(str(h[0]))
+	at, _ := strconv.ParseInt(str(h[1]), 10, 64)
+	if rank >= statusRank["sent"] {
+		c.rdb.Set(context.WithoutCancel(ctx), claim, id, outboundTTL)
+		c.log.Info("sms outbound doubt settled: the provider had it", "transport", out.Name(), "sid", id)
+		return id, false, nil
 	}
-	var rest *twclient.TwilioRestError
-	if errors.As(err, &rest) {
-		switch {
-		case strconv.Itoa(rest.Code) == codeOptedOut:
-			return "", "", &gateway.SendError{Kind: gateway.Stopped, Reason: "opted_out", Err: err}
-		case rest.Code == codeThrottled || rest.Status == http.StatusTooManyRequests || httpStatus == http.StatusTooManyRequests:
-			return "", "", &gateway.SendError{Kind: gateway.Retryable, Reason: "throttled", RetryAfter: retryAfter, Err: err}
-		case rest.Status >= 500 || httpStatus >= 500:
-			return "", "", &gateway.SendError{Kind: gateway.Retryable, Reason: "provider_error", RetryAfter: retryAfter, Err: err}
-		case finalCodes[rest.Code] != "":
-			return "", "", &gateway.SendError{Kind: gateway.Final, Reason: finalCodes[rest.Code], Err: err}
-		case httpStatus == http.StatusUnauthorized || httpStatus == http.StatusForbidden:
-			return "", "", &gateway.SendError{Kind: gateway.Final, Reason: "unauthorized", Err: err}
-		}
-		return "", "", &gateway.SendError{Kind: gateway.Final, Reason: "rejected", Err: err}
+	confirmed, err := c.rdb.Get(ctx, keyConfirmed+out.Name()).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
 	}
-	switch {
-	case httpStatus == http.StatusTooManyRequests:
-		return "", "", &gateway.SendError{Kind: gateway.Retryable, Reason: "throttled", RetryAfter: retryAfter, Err: err}
-	case httpStatus >= 500:
-		return "", "", &gateway.SendError{Kind: gateway.Retryable, Reason: "provider_error", RetryAfter: retryAfter, Err: err}
-	case httpStatus >= 400:
-		return "", "", &gateway.SendError{Kind: gateway.Final, Reason: "rejected", Err: err}
-	case httpStatus != 0:
-		// A success status whose body could not be read: the message was probably created.
-		return "", "", &gateway.SendError{Kind: gateway.Unknown, Reason: "bad_response", Err: err}
-	case !wrote:
-		return "", "", &gateway.SendError{Kind: gateway.Retryable, Reason: "connection", Err: err}
+	if at == 0 || confirmed <= at+wait.Milliseconds() {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "in_doubt", RetryAfter: wait,
+			Err: errors.New("sms: waiting for the provider's reports to settle an earlier send")}
 	}
-	return "", "", &gateway.SendError{Kind: gateway.Unknown, Reason: "timeout", Err: err}
+	ok, err := resetScript.Run(ctx, c.rdb, []string{claim}, claimInDoubt+":"+id, claimPending, inflightTTL.Milliseconds()).Int()
+	if err != nil {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "redis", Err: err}
+	}
+	if ok == 0 {
+		return "", false, &gateway.SendError{Kind: gateway.Retryable, Reason: "in_flight", RetryAfter: time.Second}
+	}
+	c.log.Warn("sms outbound doubt settled: the provider never had it; sending again", "transport", out.Name(), "sid", id)
+	return "", true, nil
 }
 
-// callTransport carries one CreateMessage call: it binds the call's context (twilio-go builds
-// requests without one), sends api.twilio.com requests to the configured API URL, and notes
-// whether the request was written and what status and Retry-After came back.
-type callTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-	api  string
+// resetScript sets KEYS[1] to ARGV[2] for ARGV[3] ms if it still holds ARGV[1].
+var resetScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`)
 
-	mu         sync.Mutex
-	wrote      bool
-	status     int
-	retryAfter time.Duration
-}
-
-func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.api != twilioAPI && (req.URL.Host == "twilio.com" || strings.HasSuffix(req.URL.Host, ".twilio.com")) {
-		// Every Twilio host (also the edge/region forms twilio-go builds from TWILIO_EDGE and
-		// TWILIO_REGION) goes to the configured API URL, whose path prefixes the request's.
-		base, err := url.Parse(t.api)
-		if err != nil {
-			return nil, err
-		}
-		u := *req.URL
-		u.Scheme, u.Host = base.Scheme, base.Host
-		u.Path = strings.TrimRight(base.Path, "/") + req.URL.Path
-		u.RawPath = ""
-		req = req.Clone(req.Context())
-		req.URL = &u
-		req.Host = u.Host
-	}
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			t.mu.Lock()
-			t.wrote = true
-			t.mu.Unlock()
-		}
-	}}
-	ctx := httptrace.WithClientTrace(t.ctx, trace)
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
-	if resp != nil {
-		t.mu.Lock()
-		t.status = resp.StatusCode
-		t.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
-		t.mu.Unlock()
-	}
-	return resp, err
-}
-
-func (t *callTransport) outcome() (status int, retryAfter time.Duration, wrote bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.status, t.retryAfter, t.wrote
-}
-
-// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
-func parseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
+func str(v any) string { s, _ := v.(string); return s }

@@ -43,6 +43,7 @@ import (
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
 	"github.com/socialaid-vn/gateway/sms"
+	"github.com/socialaid-vn/gateway/sms/twilio"
 )
 
 var (
@@ -178,8 +179,10 @@ func newService(rdb redis.UniversalClient, aud *audience.Store) *broadcast.Servi
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	b, err := bot.New(bot.Config{Token: token, APIURL: os.Getenv("BENCH_TG"), MPS: *tgMPS}, rdb, nopCore{}, aud, cat, logger)
 	check(err)
-	s, err := sms.New(sms.Config{AccountSID: accountSID, AuthToken: "secret", From: "+84900000000", APIURL: os.Getenv("BENCH_SMS"),
-		PublicBaseURL: "https://gw.example.gov.vn", MPS: *smsMPS, Catalog: cat}, rdb, nopCore{}, aud, nil, logger)
+	tw, err := twilio.New(twilio.Config{AccountSID: accountSID, AuthToken: "secret", From: "+84900000000", APIURL: os.Getenv("BENCH_SMS"),
+		PublicBaseURL: "https://gw.example.gov.vn"})
+	check(err)
+	s, err := sms.New(sms.Config{Outbound: tw, MPS: *smsMPS, Catalog: cat}, rdb, nopCore{}, aud, nil, logger)
 	check(err)
 	return broadcast.New(rdb, aud, map[gateway.Channel]gateway.Sender{gateway.Telegram: b, gateway.SMS: s}, cat,
 		broadcast.Config{Communes: []string{"Vũ Phúc", "Trần Lãm", "Hưng Hà"}, Workers: *workers, SMSMaxSegments: 2,

@@ -16,6 +16,7 @@ import (
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/sms"
 	"github.com/socialaid-vn/gateway/sms/smstest"
+	"github.com/socialaid-vn/gateway/sms/twilio"
 )
 
 // End-to-end tests of the SMS channel: the real server (newServer) with the real conversation
@@ -213,7 +214,7 @@ func TestE2ESMS(t *testing.T) {
 
 	t.Run("BodyTooLarge", func(t *testing.T) {
 		before := smsMessagesIn(t)
-		form := twilioInbound(nextSID(), "+84900000777", strings.Repeat("a", sms.MaxWebhookBody))
+		form := twilioInbound(nextSID(), "+84900000777", strings.Repeat("a", twilio.MaxWebhookBody))
 		if code, _ := postSMS(t, srv, form, ""); code != http.StatusRequestEntityTooLarge {
 			t.Errorf("body over 64 KiB: status %d, want 413", code)
 		}

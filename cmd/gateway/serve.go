@@ -55,6 +55,7 @@ type server struct {
 	mux       *http.ServeMux
 	bot       *bot.Bot
 	sms       *sms.Channel
+	smsParts  *smsParts
 	broadcast *broadcast.Service
 }
 
@@ -78,16 +79,12 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		senders[gateway.Telegram] = s.bot
 	}
 	if cfg.SMSEnabled() {
-		s.sms, err = sms.New(sms.Config{
-			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
-			MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioAPIURL,
-			PublicBaseURL: cfg.PublicBaseURL, MaxSegments: cfg.SMSMaxSegments, Unicode: cfg.SMSUnicode, MPS: cfg.SMSMPS,
-			Catalog: a.cat, Lang: cfg.DefaultLang,
-		}, a.conn.Client, a.engine, a.aud, a.communes, log.With("channel", "sms"))
+		s.smsParts, err = newSMS(cfg, a, log.With("channel", "sms"))
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("sms: %w", err)
 		}
+		s.sms = s.smsParts.ch
 		senders[gateway.SMS] = s.sms
 	}
 	s.broadcast = broadcast.New(a.conn.Client, a.aud, senders, a.cat, broadcast.Config{
@@ -124,9 +121,8 @@ func (s *server) routes() {
 	if s.bot != nil && s.cfg.TelegramWebhookURL != "" {
 		s.mux.Handle("POST /telegram/webhook", s.bot.WebhookHandler())
 	}
-	if s.sms != nil {
-		s.mux.Handle("POST /sms/twilio", s.sms.InboundHandler())
-		s.mux.Handle("POST /sms/twilio/status", s.sms.StatusHandler())
+	if s.smsParts != nil {
+		s.smsParts.routes(s.mux, s.log.With("channel", "sms"))
 	}
 	if s.cfg.AdminToken != "" {
 		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
@@ -169,13 +165,13 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 		runPart("telegram", s.bot.Run)
 	}
 	if s.sms != nil {
-		channels = append(channels, "sms (twilio)")
+		channels = append(channels, s.smsParts.names(s.cfg.SMSOutbound))
 	}
 	runPart("broadcast", s.broadcast.Run)
 	s.log.Info("gateway serving", "addr", ln.Addr().String(), "channels", channels,
 		"embedded_redis", s.conn.Embedded, "staff_api", s.cfg.AdminToken != "")
 	if len(channels) == 0 {
-		s.log.Info("no channel configured: set TELEGRAM_TOKEN and/or TWILIO_ACCOUNT_SID (try `gateway chat` meanwhile)")
+		s.log.Info("no channel configured: set TELEGRAM_TOKEN, KANNEL_* and/or TWILIO_* (try `gateway chat` meanwhile)")
 	}
 
 	errc := make(chan error, 1)

@@ -1,6 +1,7 @@
-// Package smstest is for tests of the Twilio SMS channel: it signs webhook requests the way
-// Twilio does, builds Twilio's incoming-message payload, reads TwiML answers, and runs a fake
-// Twilio REST API.
+// Package smstest is for tests of the SMS channel and its transports: a stand-in conversation
+// core and consent store; for Twilio, a request signer that signs webhook requests the way Twilio
+// does, Twilio's incoming-message payload, a TwiML reader and a fake Twilio REST API. (Tests
+// against the real Kannel use sms/kannel/kanneltest.)
 package smstest
 
 import (

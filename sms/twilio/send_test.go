@@ -1,4 +1,4 @@
-package sms
+package twilio
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms"
 	"github.com/socialaid-vn/gateway/sms/smstest"
+	"github.com/socialaid-vn/gateway/throttle"
 )
 
 func twilioError(status, code int, retryAfter string) func(http.ResponseWriter, *http.Request) {
@@ -66,8 +68,7 @@ func TestSend(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tw := smstest.NewTwilio(t, tc.script...)
-			f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
-			f.ch.httpTimeout = 200 * time.Millisecond
+			f := newFixture(t, func(c *Config) { c.APIURL = tw.URL; c.Timeout = 200 * time.Millisecond })
 			sid, err := f.ch.SendMessage(context.Background(), outbound("Thông báo: ngày 10/7 chi trả tại nhà văn hóa thôn ạ."))
 			if tw.Calls() != tc.calls {
 				t.Errorf("%d calls to Twilio, want %d", tw.Calls(), tc.calls)
@@ -89,11 +90,11 @@ func TestSend(t *testing.T) {
 			if se.RetryAfter != tc.retryAft {
 				t.Errorf("RetryAfter %s, want %s", se.RetryAfter, tc.retryAft)
 			}
-			if got := f.optouts.reason(testPhone) == "opted_out"; got != tc.stopped {
+			if got := f.optouts.Reason(testPhone) == "opted_out"; got != tc.stopped {
 				t.Errorf("opted out = %v, want %v", got, tc.stopped)
 			}
 			if tc.retryAft > 0 {
-				if d, _ := f.ch.limiter.Paused(context.Background(), "sms"); d < 100*time.Second {
+				if d, _ := throttle.New(f.rdb, "throttle:").Paused(context.Background(), "sms"); d < 100*time.Second {
 					t.Errorf("shared limit not paused for Retry-After: %s", d)
 				}
 			}
@@ -191,8 +192,7 @@ func TestSendBadInput(t *testing.T) {
 // doubt rather than sent again; after a definite failure it may be sent again.
 func TestSendKeyOnce(t *testing.T) {
 	tw := smstest.NewTwilio(t, smstest.Created, hang, htmlError(503), htmlError(503), htmlError(503))
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
-	f.ch.httpTimeout = 200 * time.Millisecond
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL; c.Timeout = 200 * time.Millisecond })
 	ctx := context.Background()
 	m := outbound("Nhắc lịch chi trả")
 	m.Key = "bc-1:+84912345667"
@@ -226,29 +226,17 @@ func TestSendKeyOnce(t *testing.T) {
 	}
 }
 
-// TestSendRateLimit: sends share the SMS_MPS budget through Redis.
-func TestSendRateLimit(t *testing.T) {
-	tw := smstest.NewTwilio(t)
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL; c.MPS = 20 })
-	start := time.Now()
-	for i := 0; i < 5; i++ {
-		if err := f.ch.Send(context.Background(), outbound("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// 5 sends at 20 per second: the last one cannot start before 4 intervals of 50 ms.
-	if el := time.Since(start); el < 190*time.Millisecond {
-		t.Errorf("5 sends at 20/s took %s", el)
-	}
-}
-
 func TestSendContextCancelled(t *testing.T) {
 	tw := smstest.NewTwilio(t, htmlError(503), htmlError(503), htmlError(503))
-	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
 	first := make(chan struct{}, 1)
-	f.ch.transport = notifyTransport{base: http.DefaultTransport, answered: first}
-	f.ch.backoff = time.Hour
-	f.ch.maxBackoff = 2 * time.Hour
+	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
+	f.tw.transport = notifyTransport{base: http.DefaultTransport, answered: first}
+	ch, err := sms.New(sms.Config{Outbound: f.tw, MPS: 1000, Retry: sms.Retry{Backoff: time.Hour, MaxBackoff: 2 * time.Hour}},
+		f.rdb, f.core, f.optouts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ch = ch
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- f.ch.Send(ctx, outbound("x")) }()
@@ -285,7 +273,12 @@ func (n notifyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestSendHonoursRetryAfter(t *testing.T) {
 	tw := smstest.NewTwilio(t, twilioError(429, 20429, "1"))
 	f := newFixture(t, func(c *Config) { c.APIURL = tw.URL })
-	f.ch.maxBackoff = 5 * time.Second
+	ch, err := sms.New(sms.Config{Outbound: f.tw, MPS: 1000, Retry: sms.Retry{Backoff: time.Millisecond, MaxBackoff: 5 * time.Second}},
+		f.rdb, f.core, f.optouts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ch = ch
 	start := time.Now()
 	if err := f.ch.Send(context.Background(), outbound("x")); err != nil {
 		t.Fatal(err)

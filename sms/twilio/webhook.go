@@ -1,20 +1,17 @@
-package sms
+package twilio
 
 import (
 	"bytes"
-	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms"
 )
 
 // MaxWebhookBody is the largest webhook body accepted (413 beyond it).
@@ -55,7 +52,7 @@ func ParseInbound(form url.Values) (Inbound, error) {
 	if len(in.MessageSID) > 64 {
 		return in, fmt.Errorf("%w: MessageSid too long", errBadRequest)
 	}
-	if _, err := NormalizePhone(in.From); err != nil {
+	if _, err := sms.NormalizePhone(in.From); err != nil {
 		return in, fmt.Errorf("%w: From: %v", errBadRequest, err)
 	}
 	return in, nil
@@ -63,16 +60,12 @@ func ParseInbound(form url.Values) (Inbound, error) {
 
 // readSigned reads a Twilio webhook request and checks its signature. It writes the error
 // response itself and returns ok=false when the request must not be processed: 405 for another
-// method, 503 when the channel has no credentials, 413 over MaxWebhookBody, 403 for a missing or
-// wrong signature, 400 for a body that is not a form.
-func (c *Channel) readSigned(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+// method, 413 over MaxWebhookBody, 403 for a missing or wrong signature, 400 for a body that is
+// not a form.
+func (t *Transport) readSigned(w http.ResponseWriter, r *http.Request, log *slog.Logger) (url.Values, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return nil, false
-	}
-	if c.validator == nil {
-		http.Error(w, "sms channel not configured", http.StatusServiceUnavailable)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
@@ -86,8 +79,8 @@ func (c *Channel) readSigned(w http.ResponseWriter, r *http.Request) (url.Values
 		return nil, false
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	if sig == "" || !c.validator.ValidateBody(c.cfg.PublicBaseURL+r.URL.RequestURI(), body, sig) {
-		c.log.Warn("sms webhook signature rejected", "path", r.URL.Path)
+	if sig == "" || !t.validator.ValidateBody(t.cfg.PublicBaseURL+r.URL.RequestURI(), body, sig) {
+		log.Warn("sms webhook signature rejected", "path", r.URL.Path)
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return nil, false
 	}
@@ -99,19 +92,21 @@ func (c *Channel) readSigned(w http.ResponseWriter, r *http.Request) (url.Values
 	return form, true
 }
 
-// InboundHandler serves POST /sms/twilio: Twilio's incoming-message webhook. Only requests
-// signed with the auth token over PUBLIC_BASE_URL + request URI are processed (see readSigned for
-// the error statuses; 400 also when From, Body or MessageSid is missing). The answer is TwiML
-// (text/xml) with the reply as one <Message>, or an empty <Response/> when there is none.
+// InboundHandler serves POST /sms/twilio: Twilio's incoming-message webhook, handed to ch. Only
+// requests signed with the auth token over PUBLIC_BASE_URL + request URI are processed (see
+// readSigned for the error statuses; 400 also when From, Body or MessageSid is missing). The
+// answer is TwiML (text/xml) with the reply as one <Message>, or an empty <Response/> when there
+// is none.
 //
 // Twilio's Advanced Opt-Out is honoured before the core sees anything: OptOutType STOP records the
 // opt-out and START the opt-in, and both are answered with an empty response, since Twilio sends
-// its own confirmation (and would block ours). Otherwise the message goes through Reply. When the
-// core fails, the person gets a short apology asking to try again, and nothing is remembered
-// under the MessageSid.
-func (c *Channel) InboundHandler() http.Handler {
+// its own confirmation (and would block ours). Otherwise the message goes through ch.Receive
+// (replayed MessageSids get the stored reply). When the core fails, the person gets a short
+// apology asking to try again, and nothing is remembered under the MessageSid.
+func (t *Transport) InboundHandler(ch *sms.Channel, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, ok := c.readSigned(w, r)
+		form, ok := t.readSigned(w, r, log)
 		if !ok {
 			return
 		}
@@ -120,34 +115,34 @@ func (c *Channel) InboundHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		phone, _ := NormalizePhone(in.From) // checked by ParseInbound
+		phone, _ := sms.NormalizePhone(in.From) // checked by ParseInbound
 		ctx := r.Context()
 		switch in.OptOutType {
 		case "STOP":
-			if err := c.optouts.Stop(ctx, gateway.SMS, phone, "opted_out"); err != nil {
-				c.log.Error("sms opt-out not recorded", "from", MaskPhone(phone), "sid", in.MessageSID, "err", err)
+			if err := ch.OptOut(ctx, phone); err != nil {
+				log.Error("sms opt-out not recorded", "from", sms.MaskPhone(phone), "sid", in.MessageSID, "err", err)
 				http.Error(w, "try again", http.StatusInternalServerError)
 				return
 			}
-			c.log.Info("sms inbound", "from", MaskPhone(phone), "sid", in.MessageSID, "intent", IntentUnsubscribe, "opt_out", "STOP", "segments", 0)
+			log.Info("sms inbound", "transport", "twilio", "from", sms.MaskPhone(phone), "sid", in.MessageSID, "intent", sms.IntentUnsubscribe, "opt_out", "STOP", "segments", 0)
 			writeTwiML(w, "")
 			return
 		case "START":
-			if err := c.optouts.Resume(ctx, gateway.SMS, phone); err != nil {
-				c.log.Error("sms opt-in not recorded", "from", MaskPhone(phone), "sid", in.MessageSID, "err", err)
+			if err := ch.OptIn(ctx, phone); err != nil {
+				log.Error("sms opt-in not recorded", "from", sms.MaskPhone(phone), "sid", in.MessageSID, "err", err)
 				http.Error(w, "try again", http.StatusInternalServerError)
 				return
 			}
-			c.log.Info("sms inbound", "from", MaskPhone(phone), "sid", in.MessageSID, "intent", IntentSubscribe, "opt_out", "START", "segments", 0)
+			log.Info("sms inbound", "transport", "twilio", "from", sms.MaskPhone(phone), "sid", in.MessageSID, "intent", sms.IntentSubscribe, "opt_out", "START", "segments", 0)
 			writeTwiML(w, "")
 			return
 		}
-		text, err := c.Reply(ctx, phone, in.Body, in.MessageSID)
+		text, err := ch.Receive(ctx, sms.Inbound{Transport: t.Name(), From: phone, Text: in.Body, ID: in.MessageSID})
 		switch {
-		case errors.Is(err, ErrDuplicate):
+		case errors.Is(err, sms.ErrDuplicate):
 			text = ""
 		case err != nil:
-			text = Render([]gateway.Reply{{Text: c.cat.T(c.cfg.Lang, "sms.error.temporary")}}, c.render)
+			text = ch.TemporaryError()
 		}
 		writeTwiML(w, text)
 	})
@@ -169,13 +164,14 @@ func writeTwiML(w http.ResponseWriter, text string) {
 }
 
 // StatusHandler serves POST /sms/twilio/status, the StatusCallback of outbound messages, checked
-// like the inbound webhook. It records MessageStatus and ErrorCode under the MessageSid
-// (Delivery), never moving a message back to an earlier status when callbacks arrive out of
-// order, calls Config.OnStatus, and marks the recipient opted out on error 21610. 400 when
-// MessageSid or MessageStatus is missing; 500 when Redis fails (Twilio then tries again).
-func (c *Channel) StatusHandler() http.Handler {
+// like the inbound webhook. It records MessageStatus and ErrorCode under the MessageSid through
+// ch.RecordDelivery (never moving a message back to an earlier status when callbacks arrive out
+// of order), and marks the recipient opted out on error 21610. 400 when MessageSid or
+// MessageStatus is missing; 500 when Redis fails (Twilio then tries again).
+func (t *Transport) StatusHandler(ch *sms.Channel, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, ok := c.readSigned(w, r)
+		form, ok := t.readSigned(w, r, log)
 		if !ok {
 			return
 		}
@@ -190,50 +186,25 @@ func (c *Channel) StatusHandler() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		if err := c.recordStatus(ctx, sid, status, code, ""); err != nil {
-			c.log.Error("sms status not recorded", "sid", sid, "err", err)
+		if err := ch.RecordDelivery(ctx, t.Name(), sid, status, code); err != nil {
+			log.Error("sms status not recorded", "sid", sid, "err", err)
 			http.Error(w, "try again", http.StatusInternalServerError)
 			return
 		}
 		if code == codeOptedOut {
-			if phone, err := NormalizePhone(form.Get("To")); err == nil {
-				if err := c.optouts.Stop(ctx, gateway.SMS, phone, "opted_out"); err != nil {
-					c.log.Error("sms opt-out not recorded", "to", MaskPhone(phone), "sid", sid, "err", err)
+			if phone, err := sms.NormalizePhone(form.Get("To")); err == nil {
+				if err := ch.OptOut(ctx, phone); err != nil {
+					log.Error("sms opt-out not recorded", "to", sms.MaskPhone(phone), "sid", sid, "err", err)
 				}
 			}
-		}
-		c.log.Info("sms status", "sid", sid, "status", status, "error_code", code)
-		if c.cfg.OnStatus != nil {
-			c.cfg.OnStatus(sid, status, code)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
-// statusRank orders delivery statuses so that a late callback never moves a message backwards.
-var statusRank = map[string]int{
-	"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
-	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5,
-}
-
-// recordScript sets status (and error_code, updated) unless the recorded status ranks higher.
-// KEYS[1] hash; ARGV status, rank, error_code, updated, ttl seconds, key ("" = keep).
-var recordScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'rank')
-if cur and tonumber(cur) > tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2], 'error_code', ARGV[3], 'updated', ARGV[4])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'key', ARGV[6]) end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
-`)
-
-func (c *Channel) recordStatus(ctx context.Context, sid, status, code, key string) error {
-	rank, ok := statusRank[status]
-	if !ok {
-		rank = 1
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	return recordScript.Run(ctx, c.rdb, []string{keyMessage + sid},
-		status, rank, code, time.Now().UTC().Format(time.RFC3339), int(deliveryTTL/time.Second), key).Err()
+	return log
 }

@@ -1,4 +1,4 @@
-package sms
+package twilio
 
 import (
 	"net/url"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms"
 )
 
 // FuzzInbound feeds arbitrary webhook bodies through the inbound parser, the keyword grammar and
@@ -40,20 +41,20 @@ func FuzzInbound(f *testing.F) {
 		if in.MessageSID == "" || in.From == "" {
 			t.Fatalf("accepted without required fields: %+v", in)
 		}
-		if _, err := NormalizePhone(in.From); err != nil {
+		if _, err := sms.NormalizePhone(in.From); err != nil {
 			t.Fatalf("accepted bad From %q", in.From)
 		}
-		intent, ent, ok := ParseKeyword(in.Body, testCommunes)
+		intent, ent, ok := sms.ParseKeyword(in.Body, testCommunes)
 		if ok != (intent != "") || (ok && ent == nil) {
-			t.Fatalf("ParseKeyword(%q) = %q %v %v", in.Body, intent, ent, ok)
+			t.Fatalf("sms.ParseKeyword(%q) = %q %v %v", in.Body, intent, ent, ok)
 		}
 		for _, uni := range []bool{false, true} {
 			for _, max := range []int{1, 2} {
-				text := Render([]gateway.Reply{{Text: in.Body, Choices: []gateway.Choice{{Label: in.Body, Keyword: in.Body}}}},
-					RenderOptions{MaxSegments: max, Unicode: uni})
-				segs, enc := Segments(text)
-				if segs > max || (!uni && enc != GSM7) {
-					t.Fatalf("Render(%q) = %q: %d segments %s", in.Body, text, segs, enc)
+				text := sms.Render([]gateway.Reply{{Text: in.Body, Choices: []gateway.Choice{{Label: in.Body, Keyword: in.Body}}}},
+					sms.RenderOptions{MaxSegments: max, Unicode: uni})
+				segs, enc := sms.Segments(text)
+				if segs > max || (!uni && enc != sms.GSM7) {
+					t.Fatalf("sms.Render(%q) = %q: %d segments %s", in.Body, text, segs, enc)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package sms
+package twilio
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/sms"
 	"github.com/socialaid-vn/gateway/sms/smstest"
 )
 
@@ -30,7 +31,7 @@ func TestTwilioPublishedSignature(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/myapp.php?foo=1&bar=2", strings.NewReader(form.Encode()))
 		req.Header.Set("X-Twilio-Signature", sig)
 		rec := httptest.NewRecorder()
-		f.ch.InboundHandler().ServeHTTP(rec, req)
+		f.inbound().ServeHTTP(rec, req)
 		return rec.Code
 	}
 	// Accepted by the signature check; then refused as an SMS, because it is a voice payload.
@@ -40,14 +41,14 @@ func TestTwilioPublishedSignature(t *testing.T) {
 	if code := post("1/KCTR6DLpKmkAf8muzZqo1nDgQ="); code != http.StatusForbidden {
 		t.Errorf("altered signature: status %d, want 403", code)
 	}
-	if f.core.count() != 0 {
+	if f.core.Count() != 0 {
 		t.Error("core called for a non-SMS request")
 	}
 }
 
 func TestInboundWebhook(t *testing.T) {
 	f := newFixture(t, nil)
-	h := f.ch.InboundHandler()
+	h := f.inbound()
 	valid := inboundForm("SM00000000000000000000000000000001", "+84912345667", "TT TB-2025-000123 4567")
 	big := inboundForm("SM00000000000000000000000000000002", "+84912345667", strings.Repeat("a", MaxWebhookBody))
 	cases := []struct {
@@ -88,7 +89,7 @@ func TestInboundWebhook(t *testing.T) {
 		{"GET", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/sms/twilio", nil) }, 405, ""},
 	}
 	for _, tc := range cases {
-		before := f.core.count()
+		before := f.core.Count()
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, tc.req())
 		if rec.Code != tc.status {
@@ -96,7 +97,7 @@ func TestInboundWebhook(t *testing.T) {
 			continue
 		}
 		if tc.status != 200 {
-			if f.core.count() != before {
+			if f.core.Count() != before {
 				t.Errorf("%s: core called for a refused request", tc.name)
 			}
 			continue
@@ -108,9 +109,9 @@ func TestInboundWebhook(t *testing.T) {
 			t.Errorf("%s: reply %q, want %q", tc.name, got, tc.reply)
 		}
 	}
-	in := f.core.last()
+	in := f.core.Last()
 	if in.Channel != gateway.SMS || in.SenderID != "+84912345667" || in.MessageID != "SM00000000000000000000000000000001" ||
-		in.Intent != IntentStatus || in.Text != "TT TB-2025-000123 4567" {
+		in.Intent != sms.IntentStatus || in.Text != "TT TB-2025-000123 4567" {
 		t.Errorf("core got %+v", in)
 	}
 	// Logs: one line per inbound, masked phone, no body, no verification digits.
@@ -149,22 +150,22 @@ func TestReplayedMessageSid(t *testing.T) {
 	var replies []string
 	for i := 0; i < 3; i++ {
 		rec := httptest.NewRecorder()
-		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
+		f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", form))
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
 		replies = append(replies, smstest.TwiMLMessage(t, rec.Body.String()))
 	}
-	if f.core.count() != 1 {
-		t.Errorf("core ran %d times for one MessageSid", f.core.count())
+	if f.core.Count() != 1 {
+		t.Errorf("core ran %d times for one MessageSid", f.core.Count())
 	}
 	if replies[0] == "" || replies[1] != replies[0] || replies[2] != replies[0] {
 		t.Errorf("replies differ: %q", replies)
 	}
 	// A different MessageSid is a new message.
 	rec := httptest.NewRecorder()
-	f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", inboundForm("SM00000000000000000000000000000011", "+84912345667", "DK Vu Phuc")))
-	if f.core.count() != 2 {
+	f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", inboundForm("SM00000000000000000000000000000011", "+84912345667", "DK Vu Phuc")))
+	if f.core.Count() != 2 {
 		t.Errorf("new MessageSid not processed")
 	}
 }
@@ -173,26 +174,26 @@ func TestReplayedMessageSid(t *testing.T) {
 // that answer instead of running the core again.
 func TestConcurrentDuplicate(t *testing.T) {
 	f := newFixture(t, nil)
-	f.core.gate = make(chan struct{})
-	f.core.entered = make(chan struct{}, 2)
+	f.core.Gate = make(chan struct{})
+	f.core.Entered = make(chan struct{}, 2)
 	form := inboundForm("SM00000000000000000000000000000020", "+84912345667", "LICH")
 	results := make([]string, 2)
 	var wg sync.WaitGroup
 	serve := func(i int) {
 		defer wg.Done()
 		rec := httptest.NewRecorder()
-		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
+		f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", form))
 		results[i] = smstest.TwiMLMessage(t, rec.Body.String())
 	}
 	wg.Add(1)
 	go serve(0)
-	<-f.core.entered // the first request holds the MessageSid
+	<-f.core.Entered // the first request holds the MessageSid
 	wg.Add(1)
 	go serve(1)
-	close(f.core.gate)
+	close(f.core.Gate)
 	wg.Wait()
-	if f.core.count() != 1 {
-		t.Errorf("core ran %d times", f.core.count())
+	if f.core.Count() != 1 {
+		t.Errorf("core ran %d times", f.core.Count())
 	}
 	if results[0] == "" || results[0] != results[1] {
 		t.Errorf("results %q", results)
@@ -201,21 +202,19 @@ func TestConcurrentDuplicate(t *testing.T) {
 
 func TestCoreFailureApologisesAndForgets(t *testing.T) {
 	f := newFixture(t, nil)
-	f.core.fail = errors.New("redis down")
+	f.core.SetFail(errors.New("redis down"))
 	form := inboundForm("SM00000000000000000000000000000030", "+84912345667", "HD")
 	rec := httptest.NewRecorder()
-	f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
+	f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", form))
 	got := smstest.TwiMLMessage(t, rec.Body.String())
-	if rec.Code != 200 || !strings.HasPrefix(got, "Xin loi Ong/Ba") || !IsGSM(got) {
+	if rec.Code != 200 || !strings.HasPrefix(got, "Xin loi Ong/Ba") || !sms.IsGSM(got) {
 		t.Errorf("status %d reply %q", rec.Code, got)
 	}
-	f.core.mu.Lock()
-	f.core.fail = nil
-	f.core.mu.Unlock()
+	f.core.SetFail(nil)
 	rec = httptest.NewRecorder()
-	f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
-	if got := smstest.TwiMLMessage(t, rec.Body.String()); !strings.Contains(got, "help") || f.core.count() != 2 {
-		t.Errorf("retry after failure not processed: %q (core ran %d)", got, f.core.count())
+	f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", form))
+	if got := smstest.TwiMLMessage(t, rec.Body.String()); !strings.Contains(got, "help") || f.core.Count() != 2 {
+		t.Errorf("retry after failure not processed: %q (core ran %d)", got, f.core.Count())
 	}
 }
 
@@ -227,7 +226,7 @@ func TestOptOutType(t *testing.T) {
 			form.Set("OptOutType", optOut)
 		}
 		rec := httptest.NewRecorder()
-		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", form))
+		f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", form))
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
@@ -236,11 +235,11 @@ func TestOptOutType(t *testing.T) {
 	if got := post("SM00000000000000000000000000000040", "STOP", "STOP"); got != "" {
 		t.Errorf("reply to Twilio-handled STOP: %q", got)
 	}
-	if f.optouts.reason(testPhone) != "opted_out" || f.core.count() != 0 {
-		t.Errorf("STOP: reason %q, core ran %d", f.optouts.reason(testPhone), f.core.count())
+	if f.optouts.Reason(testPhone) != "opted_out" || f.core.Count() != 0 {
+		t.Errorf("STOP: reason %q, core ran %d", f.optouts.Reason(testPhone), f.core.Count())
 	}
-	if got := post("SM00000000000000000000000000000041", "START", "START"); got != "" || f.optouts.reason(testPhone) != "" {
-		t.Errorf("START: reply %q, still stopped %q", got, f.optouts.reason(testPhone))
+	if got := post("SM00000000000000000000000000000041", "START", "START"); got != "" || f.optouts.Reason(testPhone) != "" {
+		t.Errorf("START: reply %q, still stopped %q", got, f.optouts.Reason(testPhone))
 	}
 	// Without Advanced Opt-Out, HUY is a keyword the core answers (with its confirmation).
 	if got := post("SM00000000000000000000000000000042", "huy", ""); !strings.Contains(got, "unsubscribe") {
@@ -255,14 +254,17 @@ func TestStatusCallback(t *testing.T) {
 	type call struct{ sid, status, code string }
 	var mu sync.Mutex
 	var calls []call
-	f := newFixture(t, func(c *Config) {
-		c.OnStatus = func(sid, status, code string) {
-			mu.Lock()
-			calls = append(calls, call{sid, status, code})
-			mu.Unlock()
-		}
-	})
-	h := f.ch.StatusHandler()
+	f := newFixture(t, nil)
+	ch, err := sms.New(sms.Config{Outbound: f.tw, OnStatus: func(sid, status, code string) {
+		mu.Lock()
+		calls = append(calls, call{sid, status, code})
+		mu.Unlock()
+	}}, f.rdb, f.core, f.optouts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ch = ch
+	h := f.status()
 	post := func(form url.Values) int {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, signedPost("/sms/twilio/status", form))
@@ -294,10 +296,10 @@ func TestStatusCallback(t *testing.T) {
 	if d, _ := f.ch.Delivery(ctx, "SM2"); d.Status != "undelivered" || d.ErrorCode != "21610" {
 		t.Errorf("Delivery SM2 = %+v", d)
 	}
-	if f.optouts.reason(testPhone) != "opted_out" {
+	if f.optouts.Reason(testPhone) != "opted_out" {
 		t.Error("21610 in a status callback did not opt the number out")
 	}
-	if _, err := f.ch.Delivery(ctx, "SM404"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.ch.Delivery(ctx, "SM404"); !errors.Is(err, sms.ErrNotFound) {
 		t.Errorf("unknown sid: %v", err)
 	}
 	// Refused: forged, incomplete.
@@ -308,7 +310,7 @@ func TestStatusCallback(t *testing.T) {
 	if rec.Code != 403 {
 		t.Errorf("forged status: %d", rec.Code)
 	}
-	if _, err := f.ch.Delivery(ctx, "SM3"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.ch.Delivery(ctx, "SM3"); !errors.Is(err, sms.ErrNotFound) {
 		t.Error("forged status recorded")
 	}
 	if code := post(without(status("SM4", "delivered", ""), "MessageSid")); code != 400 {
@@ -327,27 +329,6 @@ func TestStatusCallback(t *testing.T) {
 	}
 }
 
-// TestChatOnlyChannel: without credentials Reply works (gateway chat) and the webhooks refuse
-// everything, signed or not.
-func TestChatOnlyChannel(t *testing.T) {
-	f := newFixture(t, func(c *Config) { *c = Config{} })
-	text, err := f.ch.Reply(context.Background(), "0912345667", "LICH vu phuc", "")
-	if err != nil || !strings.Contains(text, "payment") || !strings.Contains(text, "commune=Vu Phuc") {
-		t.Errorf("Reply = %q, %v", text, err)
-	}
-	for _, h := range []http.Handler{f.ch.InboundHandler(), f.ch.StatusHandler()} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, signedPost("/sms/twilio", inboundForm("SM1", "+84912345667", "HD")))
-		if rec.Code != http.StatusServiceUnavailable {
-			t.Errorf("unconfigured webhook: %d", rec.Code)
-		}
-	}
-	err = f.ch.Send(context.Background(), gateway.Outbound{Channel: gateway.SMS, To: testPhone, Reply: gateway.Reply{Text: "x"}})
-	if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Final || se.Reason != "not_configured" {
-		t.Errorf("Send without credentials: %v", err)
-	}
-}
-
 // TestChatAndWebhookAgree: the same messages give the same text through Reply (gateway chat)
 // and through a signed webhook.
 func TestChatAndWebhookAgree(t *testing.T) {
@@ -360,7 +341,7 @@ func TestChatAndWebhookAgree(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		sid := "SM" + strings.Repeat("0", 31) + string(rune('a'+i))
-		f.ch.InboundHandler().ServeHTTP(rec, signedPost("/sms/twilio", inboundForm(sid, "+84912345667", m)))
+		f.inbound().ServeHTTP(rec, signedPost("/sms/twilio", inboundForm(sid, "+84912345667", m)))
 		if got := smstest.TwiMLMessage(t, rec.Body.String()); got != chat {
 			t.Errorf("%q: webhook %q, chat %q", m, got, chat)
 		}
@@ -373,27 +354,22 @@ func TestNewValidates(t *testing.T) {
 		"go together":    func(c *Config) { c.AuthToken = "" },
 		"TWILIO_FROM or": func(c *Config) { c.From = "" },
 		"PUBLIC_BASE":    func(c *Config) { c.PublicBaseURL = "" },
-		"MAX_SEGMENTS":   func(c *Config) { c.MaxSegments = 11 },
-		"SMS_MPS":        func(c *Config) { c.MPS = -1 },
-		"TWILIO_FROM:":   func(c *Config) { c.From = "hello" },
+		"TWILIO_FROM:":   func(c *Config) { c.From = "hello!" },
 		"TWILIO_API_URL": func(c *Config) { c.APIURL = "ftp://x" },
 	}
-	rdb := newFixture(t, nil).ch.rdb
 	for want, edit := range cases {
 		cfg := ok
 		edit(&cfg)
-		_, err := New(cfg, rdb, &fakeCore{}, newOptOuts(), nil, nil)
+		_, err := New(cfg)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want error with %q, got %v", want, err)
 		}
 	}
-	if _, err := New(ok, rdb, &fakeCore{}, nil, nil, nil); err == nil {
-		t.Error("credentials without opt-out store accepted")
-	}
-	if _, err := New(ok, nil, &fakeCore{}, newOptOuts(), nil, nil); err == nil {
-		t.Error("nil redis accepted")
-	}
-	if _, err := New(ok, rdb, &fakeCore{}, newOptOuts(), nil, nil); err != nil {
-		t.Error(err)
+	for _, from := range []string{"+84900000001", "0900000001", "UBND Tinh", "SoLDTBXH"} {
+		cfg := ok
+		cfg.From = from
+		if _, err := New(cfg); err != nil {
+			t.Errorf("TWILIO_FROM %q: %v", from, err)
+		}
 	}
 }
