@@ -104,6 +104,7 @@ func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
 		Text:   s.cat.T(lang, "broadcast.reminder.text", args...),
 		Short:  short,
 		Intent: KindReminder,
+		Params: map[string]string{"commune": sch.Commune, "date": args[3], "time": args[5], "place": sch.Place},
 	}
 }
 
