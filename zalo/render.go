@@ -163,7 +163,7 @@ func split(text string, limit int) []string {
 		}
 		text = strings.TrimLeft(text[at:], " \n")
 	}
-	if strings.TrimSpace(text) != "" {
+	if text = strings.TrimRight(text, " \n"); strings.TrimSpace(text) != "" {
 		parts = append(parts, text)
 	}
 	return parts
