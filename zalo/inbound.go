@@ -297,5 +297,3 @@ func znsPhone(s string) (string, bool) {
 	}
 	return "84" + n, true
 }
-
-
