@@ -17,12 +17,12 @@ import (
 	"github.com/socialaid-vn/gateway/metrics"
 )
 
-// instance names this process in shard leases.
-var instance = func() string {
+// newOwner names a channel (one per process) in shard leases.
+func newOwner() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}()
+}
 
 // leaseScript takes or renews a shard lease. KEYS[1] lease. ARGV owner, ttl ms. Returns 1 held.
 var leaseScript = redis.NewScript(`
@@ -48,11 +48,11 @@ func (c *Channel) shardLoop(ctx context.Context, shard int) {
 	defer func() {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		releaseScript.Run(bg, c.rdb, []string{lease}, instance)
+		releaseScript.Run(bg, c.rdb, []string{lease}, c.owner)
 	}()
 	tries := map[string]int{}
 	for ctx.Err() == nil {
-		held, err := leaseScript.Run(ctx, c.rdb, []string{lease}, instance, c.leaseTTL.Milliseconds()).Int()
+		held, err := leaseScript.Run(ctx, c.rdb, []string{lease}, c.owner, c.leaseTTL.Milliseconds()).Int()
 		if err != nil || held != 1 {
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("zalo: shard lease", "shard", shard, "err", err)
@@ -81,7 +81,7 @@ func (c *Channel) shardLoop(ctx context.Context, shard int) {
 			if ctx.Err() != nil {
 				return // left queued: handled after the restart, or by another replica
 			}
-			err := c.handleEntry(ctx, queue, e)
+			err := c.holding(ctx, lease, func() error { return c.handleEntry(ctx, queue, e) })
 			if err == nil {
 				delete(tries, e.ID)
 				continue
@@ -93,11 +93,33 @@ func (c *Channel) shardLoop(ctx context.Context, shard int) {
 				delete(tries, e.ID)
 				continue
 			}
-			c.log.Warn("zalo: event not handled yet; trying again", "shard", shard, "entry", e.ID, "err", err)
-			sleep(ctx, c.eventBackof<<(tries[e.ID]-1))
+			c.log.Warn("zalo: event not handled yet; trying again", "shard", shard, "entry", e.ID, "try", tries[e.ID], "err", err)
+			sleep(ctx, min(c.eventBackof<<(tries[e.ID]-1), 30*time.Second))
 			break // the same user's later events wait for this one
 		}
 	}
+}
+
+// holding runs fn while renewing the shard's lease, so that a slow event (a provider pause, a
+// token refresh) never lets another replica start on the same users meanwhile.
+func (c *Channel) holding(ctx context.Context, lease string, fn func() error) error {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(c.leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				leaseScript.Run(context.WithoutCancel(ctx), c.rdb, []string{lease}, c.owner, c.leaseTTL.Milliseconds())
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	return fn()
 }
 
 // waitWake waits d, or less when this replica queues an event for the shard.

@@ -96,6 +96,7 @@ type Channel struct {
 	lim    *throttle.Limiter
 	bucket throttle.Bucket
 	now    func() time.Time
+	owner  string // this channel's name in shard leases
 
 	wake [shards]chan struct{} // a local enqueue wakes the shard's worker at once
 
@@ -105,7 +106,7 @@ type Channel struct {
 	grace       time.Duration // how long an event in hand may finish after Run's ctx ends
 	attempts    int           // tries of one API call on -32 and retryable failures
 	backoff     time.Duration // first wait between those tries
-	eventTries  int           // tries of one inbound event before it is dropped (logged)
+	eventTries  int           // tries of one inbound event before it is dropped (logged): about 4 minutes
 	eventBackof time.Duration
 }
 
@@ -155,12 +156,12 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 		now = time.Now
 	}
 	c := &Channel{
-		cfg: cfg, rdb: rdb, core: core, stops: stops, cat: cat, log: log, hc: hc, now: now,
+		cfg: cfg, rdb: rdb, core: core, stops: stops, cat: cat, log: log, hc: hc, now: now, owner: newOwner(),
 		lim:    throttle.New(rdb, "throttle:"),
 		bucket: throttle.Bucket{Name: "zalo", Limit: throttle.Window(cfg.MPS)},
 
 		poll: 250 * time.Millisecond, leaseTTL: 15 * time.Second, grace: 5 * time.Second,
-		attempts: 4, backoff: 500 * time.Millisecond, eventTries: 5, eventBackof: time.Second,
+		attempts: 4, backoff: 500 * time.Millisecond, eventTries: 10, eventBackof: time.Second,
 	}
 	c.tok = newTokens(rdb, hc, cfg.OAuthURL, cfg.AppID, cfg.AppSecret, cfg.RefreshToken, log)
 	c.tok.now = now
