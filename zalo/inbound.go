@@ -44,7 +44,7 @@ return 1
 // shardLoop works on one shard whenever this replica holds its lease: events are handled one at
 // a time, in the order they were queued, and deleted only once handled.
 func (c *Channel) shardLoop(ctx context.Context, shard int) {
-	lease, queue := keyLease+itoa(shard), keyQueue+itoa(shard)
+	lease, queue := keyLease+strconv.Itoa(shard), keyQueue+strconv.Itoa(shard)
 	defer func() {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -176,7 +176,7 @@ func (c *Channel) handleEntry(ctx context.Context, queue string, e redis.XMessag
 // only when the event must be tried again (Redis away, Zalo unreachable).
 func (c *Channel) handleEvent(ctx context.Context, ev *Event, entry string) (string, error) {
 	user := ev.UserID()
-	at := ev.time(c.now())
+	at := ev.at(c.now())
 	switch {
 	case ev.Name == "unfollow":
 		if c.stops != nil {

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,9 +88,9 @@ func (e *Event) dedupeKey() string {
 	return "e:" + e.Name + ":" + e.UserID() + ":" + string(e.Timestamp)
 }
 
-// time is when the event happened (Zalo's timestamp, milliseconds), or now when it is missing or
+// at is when the event happened (Zalo's timestamp, milliseconds), or now when it is missing or
 // implausible.
-func (e *Event) time(now time.Time) time.Time {
+func (e *Event) at(now time.Time) time.Time {
 	var ms int64
 	for _, r := range string(e.Timestamp) {
 		if r < '0' || r > '9' || ms > 1e15 {
@@ -172,7 +173,7 @@ func (c *Channel) WebhookHandler() http.Handler {
 			return
 		}
 		shard := shardOf(user)
-		n, err := enqueueScript.Run(r.Context(), c.rdb, []string{keySeen + ev.dedupeKey(), keyQueue + itoa(shard)},
+		n, err := enqueueScript.Run(r.Context(), c.rdb, []string{keySeen + ev.dedupeKey(), keyQueue + strconv.Itoa(shard)},
 			int(seenTTL/time.Second), string(body)).Int()
 		if err != nil {
 			c.log.Error("zalo event not queued; Zalo will deliver it again", "event", ev.Name, "err", err)
@@ -189,11 +190,4 @@ func (c *Channel) WebhookHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return string(rune('0'+i/10)) + string(rune('0'+i%10))
 }

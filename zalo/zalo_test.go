@@ -486,3 +486,42 @@ func TestOtherEventsAreAcknowledged(t *testing.T) {
 		t.Errorf("core got %d events", n)
 	}
 }
+
+// The access token is refreshed an hour before it expires, by one replica, so that no message
+// waits for a refresh (or meets -216) in the normal course.
+func TestRefreshAheadOfExpiry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fake.AccessLifetime = 2 * time.Hour
+	other := h.channel(t, secondClient(t, h.rdb), nil)
+	ctx := context.Background()
+	tok, err := h.ch.tok.Access(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ch.tok.refreshDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.fake.Stats().Refreshes; n != 1 {
+		t.Fatalf("%d refreshes with two hours left, want none after the first", n)
+	}
+	h.clk.Add(61 * time.Minute)
+	var wg sync.WaitGroup
+	for _, c := range []*Channel{h.ch, other, h.ch, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.tok.refreshDue(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := h.fake.Stats()
+	if st.Refreshes != 2 || len(st.Reused) != 0 {
+		t.Errorf("fake saw %+v, want exactly one refresh ahead of expiry", st)
+	}
+	fresh, _ := other.tok.Access(ctx)
+	if fresh == tok || fresh == "" {
+		t.Errorf("token %q after the early refresh, was %q", fresh, tok)
+	}
+}

@@ -203,6 +203,22 @@ func TestE2EZalo(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a verified viewer on Zalo is told of a status change", func(t *testing.T) {
+		before := len(fake.SentTo(elder))
+		line := `{"code":"TB-2025-000123","full_name":"Nguyễn Ngọc Mẫu","birth_date":"1997-05-11","citizen_id":"000000804567",` +
+			`"phone":"0900000123","commune":"Đông Hợp","category":"single_parent","status":"suspended","updated_at":"` +
+			time.Now().Add(-time.Hour).Format(time.RFC3339) + `","monthly_amount":"1000000","start_month":"2026-09","note":""}`
+		code, out := staffCall(t, base, "POST", "/api/applications", line+"\n")
+		if code != http.StatusOK || out["status_changes"] != 1.0 {
+			t.Fatalf("POST /api/applications = %d %v", code, out)
+		}
+		eventually(t, 20*time.Second, "the notification on Zalo", func() bool { return len(fake.SentTo(elder)) > before })
+		got := fake.SentTo(elder)[before]
+		if !strings.Contains(got.Text, "TB-2025-000123") || strings.Contains(got.Text, "Nguyễn Ngọc Mẫu") {
+			t.Errorf("notification %q", got.Text)
+		}
+	})
 }
 
 func staffCall(t *testing.T, base, method, path, body string) (int, map[string]any) {
