@@ -371,12 +371,12 @@ func TestThrottledMinus32IsRetried(t *testing.T) {
 	h.fake.RatePerSecond = 3
 	h.ch.attempts = 8
 	h.ch.backoff = 200 * time.Millisecond
+	h.fake.Now = time.Now // the rate counts real seconds
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		user := fmt.Sprintf("44000000000000200%02d", i)
 		h.fake.Interacted(user, time.Now())
-		h.fake.Now = time.Now // the rate counts real seconds
 		if err := h.ch.touch(ctx, user, h.clk.Now(), "m"); err != nil {
 			t.Fatal(err)
 		}
