@@ -191,11 +191,9 @@ func (c *Channel) handleEvent(ctx context.Context, ev *Event, entry string) (str
 				return "", fmt.Errorf("zalo: record follow: %w", err)
 			}
 		}
-		// Following is an interaction: the OA may greet within the reply window.
-		if err := c.touch(ctx, user, at, ""); err != nil {
-			return "", err
-		}
-		return c.converse(ctx, user, "/start", ev, entry, at)
+		// A follow is not a message: Zalo's free reply window opens only when the user writes.
+		// The greeting goes as a message to a new follower (the OA's proactive quota).
+		return c.converse(ctx, user, "/start", ev, entry, at, true)
 	}
 	if err := c.touch(ctx, user, at, string(ev.Message.MsgID)); err != nil {
 		return "", err
@@ -203,17 +201,17 @@ func (c *Channel) handleEvent(ctx context.Context, ev *Event, entry string) (str
 	switch ev.Name {
 	case "user_send_text":
 		text := c.pickChoice(ctx, user, ev.Message.Text)
-		return c.converse(ctx, user, text, ev, entry, at)
+		return c.converse(ctx, user, text, ev, entry, at, false)
 	case "user_submit_info":
 		return "phone_shared", c.savePhone(ctx, user, string(ev.Info.Phone), ev, entry)
 	}
 	// Pictures, stickers, voice, files, locations: the gateway reads text only.
 	lang := c.langOf(ctx, user)
-	return "unsupported", c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.unsupported.text"), Intent: "unsupported"}}, entry)
+	return "unsupported", c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.unsupported.text"), Intent: "unsupported"}}, entry, false)
 }
 
 // converse hands a text to the core and sends its replies.
-func (c *Channel) converse(ctx context.Context, user, text string, ev *Event, entry string, at time.Time) (string, error) {
+func (c *Channel) converse(ctx context.Context, user, text string, ev *Event, entry string, at time.Time, proactive bool) (string, error) {
 	start := time.Now()
 	in := gateway.Inbound{
 		Channel: gateway.Zalo, SenderID: user, Text: text,
@@ -238,16 +236,16 @@ func (c *Channel) converse(ctx context.Context, user, text string, ev *Event, en
 	}
 	metrics.MessagesIn.WithLabelValues(string(gateway.Zalo), intent).Inc()
 	metrics.ReplyLatency.WithLabelValues(string(gateway.Zalo)).Observe(time.Since(start).Seconds())
-	return intent, c.replyAll(ctx, user, lang, replies, entry)
+	return intent, c.replyAll(ctx, user, lang, replies, entry, proactive)
 }
 
 // replyAll sends replies in order through Send, ahead of bulk traffic, each under a key made of
 // the event's dedupe key (entry), so a redone event skips what went out the first time. A retryable failure
 // returns an error (the event is tried again); a final one is logged: the person can ask again.
-func (c *Channel) replyAll(ctx context.Context, user, lang string, replies []gateway.Reply, entry string) error {
+func (c *Channel) replyAll(ctx context.Context, user, lang string, replies []gateway.Reply, entry string, proactive bool) error {
 	for i, r := range replies {
-		err := c.Send(ctx, gateway.Outbound{Channel: gateway.Zalo, To: user, Lang: lang, Reply: r, Priority: true,
-			Key: "in:" + entry + ":" + strconv.Itoa(i)})
+		err := c.sendAs(ctx, gateway.Outbound{Channel: gateway.Zalo, To: user, Lang: lang, Reply: r, Priority: true,
+			Key: "in:" + entry + ":" + strconv.Itoa(i)}, proactive)
 		if err == nil {
 			continue
 		}
@@ -285,12 +283,12 @@ func (c *Channel) savePhone(ctx context.Context, user, phone string, ev *Event, 
 	lang := c.langOf(ctx, user)
 	p, ok := znsPhone(phone)
 	if !ok {
-		return c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.phone.invalid"), Intent: "phone_shared"}}, entry)
+		return c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.phone.invalid"), Intent: "phone_shared"}}, entry, false)
 	}
 	if err := c.rdb.Set(ctx, keyPhone+user, p, phoneTTL).Err(); err != nil {
 		return fmt.Errorf("zalo: store phone: %w", err)
 	}
-	return c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.phone.saved"), Intent: "phone_shared"}}, entry)
+	return c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.phone.saved"), Intent: "phone_shared"}}, entry, false)
 }
 
 // znsPhone writes a Vietnamese mobile number as ZNS wants it: 84 and 9 digits.

@@ -58,7 +58,13 @@ const (
 // bad request) or Unknown (the request may have reached Zalo: never resent here). With m.Key
 // set, a part already sent under that key is not sent again.
 func (c *Channel) Send(ctx context.Context, m gateway.Outbound) error {
-	err := c.send(ctx, m)
+	return c.sendAs(ctx, m, false)
+}
+
+// sendAs is Send; proactive sends outside the reply window, as a message to a follower that
+// counts against the OA's proactive quota (only the greeting after a follow does that).
+func (c *Channel) sendAs(ctx context.Context, m gateway.Outbound, proactive bool) error {
+	err := c.send(ctx, m, proactive)
 	intent := m.Reply.Intent
 	if intent == "" {
 		intent = "outbound"
@@ -88,7 +94,7 @@ func validUser(id string) bool {
 	return true
 }
 
-func (c *Channel) send(ctx context.Context, m gateway.Outbound) error {
+func (c *Channel) send(ctx context.Context, m gateway.Outbound, proactive bool) error {
 	if m.Channel != "" && m.Channel != gateway.Zalo {
 		return &gateway.SendError{Kind: gateway.Final, Reason: "wrong_channel", Err: fmt.Errorf("not a Zalo message: %s", m.Channel)}
 	}
@@ -113,12 +119,21 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) error {
 	if len(msgs) == 0 {
 		return &gateway.SendError{Kind: gateway.Final, Reason: "empty", Err: errors.New("reply has no text")}
 	}
-	ok, msgID, why, err := c.reserve(ctx, user, len(msgs))
-	if err != nil {
-		return &gateway.SendError{Kind: gateway.Retryable, Reason: "storage", Err: err}
+	reserved, msgID := 0, ""
+	if !proactive {
+		ok, id, why, err := c.reserve(ctx, user, len(msgs))
+		if err != nil {
+			return &gateway.SendError{Kind: gateway.Retryable, Reason: "storage", Err: err}
+		}
+		if !ok {
+			return c.outsideWindow(ctx, user, m, why)
+		}
+		reserved, msgID = len(msgs), id
 	}
-	if !ok {
-		return c.outsideWindow(ctx, user, m, why)
+	giveBack := func(n int) {
+		if reserved > 0 {
+			c.giveBack(ctx, user, n)
+		}
 	}
 	if m.Priority {
 		c.rememberChoices(ctx, user, numbered)
@@ -135,7 +150,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) error {
 			if se != nil && se.Kind == gateway.Unknown {
 				left-- // that one may have gone out
 			}
-			c.giveBack(ctx, user, left)
+			giveBack(left)
 			if se != nil && se.Kind == gateway.Stopped && c.stops != nil {
 				if err := c.stops.Stop(context.WithoutCancel(ctx), gateway.Zalo, user, se.Reason); err != nil {
 					c.log.Error("zalo: cannot record a stopped user", "user", maskID(user), "err", err)
@@ -144,7 +159,7 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) error {
 			return err
 		}
 		if !sent {
-			c.giveBack(ctx, user, 1) // sent before under this key
+			giveBack(1) // sent before under this key
 			continue
 		}
 		metrics.MessagesOut.WithLabelValues(string(gateway.Zalo), intentOr(m.Reply.Intent)).Inc()

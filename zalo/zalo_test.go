@@ -31,6 +31,9 @@ func TestSignedTextGetsReplyThroughCS(t *testing.T) {
 	if len(got.Buttons) != 1 || got.Buttons[0].Payload != "/menu" || got.Buttons[0].Type != "oa.query.hide" || got.Buttons[0].Title != "Thực đơn" {
 		t.Errorf("buttons %+v", got.Buttons)
 	}
+	if st := h.fake.Stats(); st.Proactive != 0 {
+		t.Errorf("%d proactive messages: a reply must be a free reply", st.Proactive)
+	}
 	in := h.core.inbounds()
 	if len(in) != 1 || in[0].Channel != gateway.Zalo || in[0].SenderID != user || in[0].MessageID != id || in[0].Text != "khi nào nhận tiền" {
 		t.Errorf("core got %+v", in)
@@ -170,7 +173,7 @@ func TestTwoReplicasRefreshingAtOnceSendNoRefreshTokenTwice(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 10; i++ {
 		user := fmt.Sprintf("44000000000000100%02d", i)
-		h.fake.Interacted(user, h.clk.Now())
+		h.fake.Interacted(user, "m"+user, h.clk.Now())
 		if err := h.ch.touch(ctx, user, h.clk.Now(), "m"+user); err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +210,7 @@ func secondClient(t *testing.T, rdb redis.UniversalClient) redis.UniversalClient
 // A refresh token Zalo refuses is reported loudly (log and /readyz) and never sent again.
 func TestRefusedRefreshIsLoudAndNotRepeated(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.RefreshToken = "RT-already-used" })
-	h.fake.Interacted("4400000000000000004", h.clk.Now())
+	h.fake.Interacted("4400000000000000004", "m1", h.clk.Now())
 	ctx := context.Background()
 	if err := h.ch.touch(ctx, "4400000000000000004", h.clk.Now(), "m1"); err != nil {
 		t.Fatal(err)
@@ -286,6 +289,15 @@ func TestFollowGreetsUnfollowStops(t *testing.T) {
 	}
 	if got := h.core.textsOf(user); len(got) != 1 || got[0] != "/start" {
 		t.Errorf("core got %q, want /start", got)
+	}
+	// A follow is not a message: the greeting is a message to a follower (the OA's proactive
+	// quota), and the free reply window stays closed until the user writes.
+	if st := h.fake.Stats(); st.Proactive != 2 || sent[0].ReplyTo != "" {
+		t.Errorf("greeting sent as %+v, %d proactive", sent[0], st.Proactive)
+	}
+	err = h.ch.Send(ctx, gateway.Outbound{To: user, Reply: gateway.Reply{Text: "Thông báo", Intent: "broadcast"}})
+	if se := gateway.SendErrorOf(err); se == nil || se.Reason != "outside_reply_window" {
+		t.Errorf("a broadcast right after a follow: %v", err)
 	}
 	if st, _ := h.aud.Status(ctx, gateway.Zalo, user); st != "" {
 		t.Errorf("after follow the user is %q, want active again", st)
@@ -376,7 +388,7 @@ func TestThrottledMinus32IsRetried(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		user := fmt.Sprintf("44000000000000200%02d", i)
-		h.fake.Interacted(user, time.Now())
+		h.fake.Interacted(user, "m", time.Now())
 		if err := h.ch.touch(ctx, user, h.clk.Now(), "m"); err != nil {
 			t.Fatal(err)
 		}

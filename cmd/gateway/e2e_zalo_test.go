@@ -84,8 +84,8 @@ func TestE2EZalo(t *testing.T) {
 		if strings.Join(payloads, " ") != "/eligibility /amount /payment /documents /status /subscribe /staff /lang en" {
 			t.Errorf("menu payloads %q", payloads)
 		}
-		if got[0].ReplyTo != "e2e-0001" {
-			t.Errorf("the greeting does not reply to the user's message: %+v", got[0])
+		if got[0].ReplyTo != "e2e-0001" || fake.Stats().Proactive != 0 {
+			t.Errorf("the greeting is not a free reply to the user's message: %+v, %+v", got[0], fake.Stats())
 		}
 	})
 	t.Run("a button press and a verified status", func(t *testing.T) {

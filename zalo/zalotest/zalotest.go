@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,9 @@ type Server struct {
 	RatePerSecond int
 	// Now is the fake's clock (token expiry, reply window); default time.Now.
 	Now func() time.Time
+	// ProactiveQuota is how many proactive messages (to followers, outside the free reply
+	// window) the OA may still send; default 1000, a verified OA's free monthly quota.
+	ProactiveQuota int
 
 	mu        sync.Mutex
 	seq       int
@@ -36,17 +40,20 @@ type Server struct {
 	issued    map[string]bool      // refresh tokens this server issued (or was seeded with)
 	access    map[string]time.Time // access token → expiry
 	window    map[string]*win      // user → reply window
+	followers map[string]bool
 	calls     []time.Time          // API call times, for the rate
 	sent      []Sent
 	zns       []ZNS
 	refreshes int
 	throttled int
 	refused   int
+	proactive int
 }
 
 type win struct {
-	at   time.Time
-	sent int
+	at    time.Time
+	msgID string
+	sent  int
 }
 
 // Sent is a cs message the fake accepted.
@@ -74,7 +81,8 @@ func New(appID, appSecret, oaSecretKey, initialRefresh string) *Server {
 		AppID: appID, AppSecret: appSecret, OASecretKey: oaSecretKey,
 		AccessLifetime: 25 * time.Hour, Now: time.Now,
 		refresh: map[string]int{initialRefresh: 0}, issued: map[string]bool{initialRefresh: true},
-		access: map[string]time.Time{}, window: map[string]*win{},
+		access: map[string]time.Time{}, window: map[string]*win{}, followers: map[string]bool{},
+		ProactiveQuota: 1000,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v4/oa/access_token", s.token)
@@ -183,9 +191,11 @@ func units(s string) int {
 	return n
 }
 
-// cs is the customer-service message endpoint, with Zalo's reply window: free for 8 messages in
-// the 48 hours after the user's last message; after that, without a paid quota, -230 once 7 days
-// have passed and -211 (out of quota) before.
+// cs is the customer-service message endpoint, with Zalo's reply window: a message naming the
+// user's last message (recipient.message_id) is a free reply for 8 messages in the 48 hours after
+// it; anything else is proactive, allowed to followers (and users who wrote within 7 days) while
+// ProactiveQuota lasts (-211 after), refused otherwise (-230; -213 for a user who never followed
+// nor wrote).
 func (s *Server) cs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,15 +231,26 @@ func (s *Server) cs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	wn := s.window[req.Recipient.UserID]
+	free := wn != nil && req.Recipient.MessageID != "" && req.Recipient.MessageID == wn.msgID &&
+		s.Now().Sub(wn.at) <= 48*time.Hour && wn.sent < 8
+	recent := wn != nil && s.Now().Sub(wn.at) <= 7*24*time.Hour
 	switch {
-	case wn == nil || s.Now().Sub(wn.at) > 7*24*time.Hour:
-		apiError(w, -230, "User has not interacted with the OA in the past 7 days")
+	case free:
+		wn.sent++
+	case !recent && !s.followers[req.Recipient.UserID]:
+		if wn == nil {
+			apiError(w, -213, "User has not followed OA")
+		} else {
+			apiError(w, -230, "User has not interacted with the OA in the past 7 days")
+		}
 		return
-	case s.Now().Sub(wn.at) > 48*time.Hour || wn.sent >= 8:
+	case s.ProactiveQuota <= 0:
 		apiError(w, -211, "Out of quota")
 		return
+	default:
+		s.ProactiveQuota--
+		s.proactive++
 	}
-	wn.sent++
 	s.seq++
 	s.sent = append(s.sent, sent)
 	writeJSON(w, map[string]any{"error": 0, "message": "Success", "data": map[string]any{
@@ -297,6 +318,7 @@ type Stats struct {
 	Refreshes int // calls of the token endpoint
 	Refused   int // refreshes refused (unknown or used refresh token)
 	Throttled int // API calls answered -32
+	Proactive int // cs messages that were not free replies (counted against the OA's quota)
 	// Reused lists the refresh tokens sent more than once.
 	Reused []string
 }
@@ -305,7 +327,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Refreshes: s.refreshes, Refused: s.refused, Throttled: s.throttled}
+	st := Stats{Refreshes: s.refreshes, Refused: s.refused, Throttled: s.throttled, Proactive: s.proactive}
 	for t, n := range s.refresh {
 		if n > 1 {
 			st.Reused = append(st.Reused, t)
@@ -314,12 +336,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Interacted records that user wrote to the OA at t, opening Zalo's reply window (the webhook
-// helpers do it for the events they post).
-func (s *Server) Interacted(user string, t time.Time) {
+// Interacted records that user wrote message msgID to the OA at t, opening Zalo's free reply
+// window for replies naming it (the webhook helpers do it for the events they post).
+func (s *Server) Interacted(user, msgID string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.window[user] = &win{at: t}
+	s.window[user] = &win{at: t, msgID: msgID}
+}
+
+// Followed records that user follows (true) or unfollowed (false) the OA.
+func (s *Server) Followed(user string, yes bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.followers[user] = yes
 }
 
 // Sign is the X-ZEvent-Signature of body for an event with the given timestamp.
@@ -354,7 +383,8 @@ func (s *Server) Event(name, user, text, msgID string, at time.Time) []byte {
 }
 
 // Post delivers a webhook body to url signed as Zalo signs it and returns the HTTP status. A
-// user event also opens the fake's reply window for that user, as it would at Zalo.
+// message from a user also opens the fake's reply window for that user, and follow/unfollow
+// change who follows, as they would at Zalo.
 func (s *Server) Post(url string, body []byte) (int, error) {
 	var ev struct {
 		Name      string `json:"event_name"`
@@ -365,18 +395,20 @@ func (s *Server) Post(url string, body []byte) (int, error) {
 		Follower struct {
 			ID string `json:"id"`
 		} `json:"follower"`
+		Message struct {
+			MsgID string `json:"msg_id"`
+		} `json:"message"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return 0, fmt.Errorf("zalotest: not an event: %w", err)
 	}
 	return s.PostSigned(url, body, s.Sign(body, ev.Timestamp), func() {
-		user := ev.Sender.ID
-		if ev.Name == "follow" {
-			user = ev.Follower.ID
-		}
-		if user != "" && ev.Name != "unfollow" {
+		switch {
+		case ev.Name == "follow" || ev.Name == "unfollow":
+			s.Followed(ev.Follower.ID, ev.Name == "follow")
+		case (strings.HasPrefix(ev.Name, "user_send_") || ev.Name == "user_submit_info") && ev.Sender.ID != "" && ev.Message.MsgID != "":
 			ms, _ := strconv.ParseInt(ev.Timestamp, 10, 64)
-			s.Interacted(user, time.UnixMilli(ms))
+			s.Interacted(ev.Sender.ID, ev.Message.MsgID, time.UnixMilli(ms))
 		}
 	})
 }
