@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -535,5 +536,55 @@ func TestRefreshAheadOfExpiry(t *testing.T) {
 	fresh, _ := other.tok.Access(ctx)
 	if fresh == tok || fresh == "" {
 		t.Errorf("token %q after the early refresh, was %q", fresh, tok)
+	}
+}
+
+// Redis away: the webhook answers 500, so Zalo delivers the event again later; nothing is
+// half-done.
+func TestWebhookWithoutRedisAsksZaloToRetry(t *testing.T) {
+	h := newHarness(t, nil)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	ch := h.channel(t, dead, nil)
+	srv := httptest.NewServer(ch.WebhookHandler())
+	t.Cleanup(srv.Close)
+	code, err := h.fake.Text(srv.URL, "4400000000000000031", "xin chào", "r-1")
+	if err != nil || code != http.StatusInternalServerError {
+		t.Errorf("webhook answered %d %v, want 500", code, err)
+	}
+}
+
+// Zalo unreachable: a send fails retryable, nothing is counted against the reply window, and the
+// same message goes out once Zalo is back.
+func TestZaloUnreachableIsRetryableAndKeepsTheWindow(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	const user = "4400000000000000032"
+	if _, err := h.ch.tok.Access(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.Interacted(user, "m1", h.clk.Now())
+	if err := h.ch.touch(ctx, user, h.clk.Now(), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	up := h.ch.cfg.APIURL
+	h.ch.cfg.APIURL = "http://127.0.0.1:1"
+	h.ch.attempts = 2
+	msg := gateway.Outbound{To: user, Reply: gateway.Reply{Text: "Dạ"}, Priority: true, Key: "once"}
+	for i := 0; i < ReplyMessages+2; i++ {
+		err := h.ch.Send(ctx, msg)
+		if se := gateway.SendErrorOf(err); se == nil || se.Kind != gateway.Retryable || se.Reason != "network" {
+			t.Fatalf("try %d: %v, want retryable network", i, err)
+		}
+	}
+	h.ch.cfg.APIURL = up
+	if err := h.ch.Send(ctx, msg); err != nil {
+		t.Fatalf("once Zalo is back: %v", err)
+	}
+	if err := h.ch.Send(ctx, msg); err != nil { // the same key again: already sent
+		t.Fatal(err)
+	}
+	if n := len(h.fake.SentTo(user)); n != 1 {
+		t.Errorf("Zalo got %d messages, want 1", n)
 	}
 }
