@@ -41,7 +41,7 @@ type Server struct {
 	access    map[string]time.Time // access token → expiry
 	window    map[string]*win      // user → reply window
 	followers map[string]bool
-	calls     []time.Time          // API call times, for the rate
+	calls     []time.Time // API call times, for the rate
 	sent      []Sent
 	zns       []ZNS
 	refreshes int
