@@ -237,3 +237,47 @@ func staffCall(t *testing.T, base, method, path, body string) (int, map[string]a
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
 }
+
+// A verified viewer who has not written for two days is told of a status change by ZNS, to the
+// phone they shared in Zalo's form, with the template filled from the notification.
+func TestE2EZaloNotificationByZNSOutsideTheWindow(t *testing.T) {
+	t.Parallel()
+	fake := zalotest.New(e2eZaloApp, e2eZaloSecret, e2eZaloOAKey, e2eZaloRT)
+	t.Cleanup(fake.Close)
+	vars := zaloVars(fake)
+	vars["ZALO_ZNS_NOTIFICATION_TEMPLATE"] = "402515"
+	srv := newE2EServer(t, vars)
+	base := serveE2E(t, srv)
+	hook := base + "/zalo/webhook"
+	const user = "5512345678901234577"
+	post := func(body []byte) {
+		t.Helper()
+		if code, err := fake.Post(hook, body); err != nil || code != http.StatusOK {
+			t.Fatalf("webhook answered %d %v", code, err)
+		}
+	}
+	post(fake.Event("user_send_text", user, "TT TB-2025-000007 2096", "z-1", time.Now()))
+	eventually(t, 10*time.Second, "the status answer", func() bool { return len(fake.SentTo(user)) >= 1 })
+	info := strings.Replace(string(fake.Event("user_submit_info", user, "", "z-2", time.Now())), `"message"`,
+		`"info":{"name":"Thử","phone":"0900000777"},"message"`, 1)
+	post([]byte(info))
+	eventually(t, 10*time.Second, "the thanks for the phone", func() bool { return len(fake.SentTo(user)) >= 2 })
+
+	// Two days pass without a message from the user.
+	ctx := context.Background()
+	if err := srv.conn.Client.HSet(ctx, "zalo:{zalo}:win:"+user, "in", time.Now().Add(-49*time.Hour).UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	line := `{"code":"TB-2025-000007","full_name":"Phạm Thị Mô Phỏng","birth_date":"1931-04-23","citizen_id":"000000222096",` +
+		`"phone":"0900000007","commune":"Hưng Hà","category":"elderly","status":"approved","updated_at":"` +
+		time.Now().Add(-time.Hour).Format(time.RFC3339) + `","monthly_amount":"500000","start_month":"2026-12","note":""}`
+	code, out := staffCall(t, base, "POST", "/api/applications", line+"\n")
+	if code != http.StatusOK || out["status_changes"] != 1.0 {
+		t.Fatalf("POST /api/applications = %d %v", code, out)
+	}
+	eventually(t, 20*time.Second, "the ZNS message", func() bool { return len(fake.ZNSSent()) == 1 })
+	z := fake.ZNSSent()[0]
+	if z.Phone != "84900000777" || z.TemplateID != "402515" || z.Data["code"] != "TB-2025-000007" || z.Data["status"] == "" {
+		t.Errorf("ZNS %+v", z)
+	}
+}
