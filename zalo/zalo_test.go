@@ -242,17 +242,37 @@ func TestRefusedRefreshIsLoudAndNotRepeated(t *testing.T) {
 func TestRefreshTokenSeeding(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	if _, err := h.ch.tok.Access(ctx); err != nil {
+	first, err := h.ch.tok.Access(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A restart with the same (long used) configuration: the stored chain goes on.
 	restarted := h.channel(t, h.rdb, nil)
 	h.fake.ExpireAccessTokens()
-	if _, err := restarted.tok.Invalidate(ctx, "x"); err != nil {
+	if _, err := restarted.tok.Invalidate(ctx, first); err != nil {
 		t.Fatalf("after a restart: %v", err)
 	}
 	if st := h.fake.Stats(); st.Refused != 0 || len(st.Reused) != 0 {
 		t.Errorf("restart reused the configured token: %+v", st)
+	}
+
+	// The chain is lost (a refresh refused), someone authorises the OA again and restarts the
+	// gateway with the new token: it replaces the chain and clears the failure.
+	h.ch.tok.fail(ctx, fmt.Errorf("%w: test", ErrToken), "")
+	if _, ok := h.ch.Status(ctx); ok {
+		t.Fatal("status ok after a failure")
+	}
+	fresh := h.fake.Authorise()
+	again := h.channel(t, h.rdb, func(c *Config) { c.RefreshToken = fresh })
+	h.fake.ExpireAccessTokens()
+	if _, err := again.tok.Invalidate(ctx, "x"); err != nil {
+		t.Fatalf("with the new refresh token: %v", err)
+	}
+	if line, ok := again.Status(ctx); !ok {
+		t.Errorf("status after re-authorising: %q", line)
+	}
+	if st := h.fake.Stats(); st.Refused != 0 || len(st.Reused) != 0 || st.Refreshes != 3 {
+		t.Errorf("fake saw %+v", st)
 	}
 }
 

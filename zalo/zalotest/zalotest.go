@@ -279,6 +279,17 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"error": 0, "message": "Success", "data": map[string]any{"msg_id": "ZNS-" + strconv.Itoa(s.seq), "sent_time": strconv.FormatInt(s.Now().UnixMilli(), 10)}})
 }
 
+// Authorise returns a new refresh token, as authorising the app for the OA again gives one.
+func (s *Server) Authorise() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	rt := "RT-auth-" + strconv.Itoa(s.seq)
+	s.issued[rt] = true
+	s.refresh[rt] = 0
+	return rt
+}
+
 // ExpireAccessTokens makes every access token issued so far invalid, as after 25 hours.
 func (s *Server) ExpireAccessTokens() {
 	s.mu.Lock()
