@@ -24,10 +24,11 @@ const (
 	Telegram Channel = "telegram"
 	SMS      Channel = "sms"
 	Terminal Channel = "terminal"
+	Zalo     Channel = "zalo"
 )
 
 // Valid reports whether c is one of the known channels.
-func (c Channel) Valid() bool { return c == Telegram || c == SMS || c == Terminal }
+func (c Channel) Valid() bool { return c == Telegram || c == SMS || c == Terminal || c == Zalo }
 
 // Inbound is one message from a citizen, as a channel adapter hands it to the conversation core.
 type Inbound struct {
@@ -79,6 +80,10 @@ type Reply struct {
 	// Lang is the language the core answered in ("vi", "en"), for the texts a channel adds
 	// around the answer (a button label, a keyboard hint).
 	Lang string
+	// Params are the values of a notification that channels sending pre-approved templates
+	// (Zalo ZNS) fill the template with: {"code", "status"} for a status change, {"commune",
+	// "date", "time", "place"} for a payment reminder. Nil for ordinary answers.
+	Params map[string]string `json:",omitempty"`
 }
 
 // Choice is one option offered with a reply.

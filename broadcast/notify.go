@@ -104,6 +104,8 @@ func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
 		Text:   s.cat.T(lang, "broadcast.reminder.text", args...),
 		Short:  short,
 		Intent: KindReminder,
+		// For template channels (Zalo ZNS): the same facts, one value a template parameter.
+		Params: map[string]string{"commune": sch.Commune, "date": start.Format("02/01/2006"), "time": start.Format("15:04"), "place": sch.Place},
 	}
 }
 

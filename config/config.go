@@ -56,6 +56,17 @@ type Config struct {
 
 	StateTTL           time.Duration
 	ReminderDaysBefore int
+
+	ZaloAppID               string
+	ZaloAppSecret           string
+	ZaloOASecretKey         string
+	ZaloRefreshToken        string
+	ZaloAPIURL              string
+	ZaloOAuthURL            string
+	ZaloZNSURL              string
+	ZaloMPS                 int
+	ZaloZNSNotificationTmpl string
+	ZaloZNSReminderTemplate string
 }
 
 // Var documents one environment variable.
@@ -97,6 +108,16 @@ var Vars = []Var{
 	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
 	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
 	{"REMINDER_DAYS_BEFORE", "2", "Days before a payment date that subscribers of the commune get a reminder."},
+	{"ZALO_APP_ID", "", "Zalo app id (developers.zalo.me → your app). Unset: no Zalo channel."},
+	{"ZALO_APP_SECRET", "(required with ZALO_APP_ID)", "The Zalo app's secret key: authenticates token refreshes."},
+	{"ZALO_OA_SECRET_KEY", "(required with ZALO_APP_ID)", "The OA secret key that signs webhooks (X-ZEvent-Signature); not the app secret."},
+	{"ZALO_REFRESH_TOKEN", "(required with ZALO_APP_ID)", "The first OA refresh token, from authorising the OA; later ones live in Redis. A new value (after authorising again) replaces the chain."},
+	{"ZALO_API_URL", "https://openapi.zalo.me", "Base URL of the Zalo OA API (tests point it at a local server)."},
+	{"ZALO_OAUTH_URL", "https://oauth.zaloapp.com", "Base URL of Zalo's OAuth v4 token endpoint."},
+	{"ZALO_ZNS_URL", "https://business.openapi.zalo.me", "Base URL of the ZNS template message API."},
+	{"ZALO_MPS", "10", "Zalo API calls per second, shared by all replicas."},
+	{"ZALO_ZNS_NOTIFICATION_TEMPLATE", "", "Approved ZNS template id for status-change notifications outside the reply window (parameters code, status). Unset: no ZNS."},
+	{"ZALO_ZNS_REMINDER_TEMPLATE", "", "Approved ZNS template id for payment reminders outside the reply window (parameters commune, date, time, place). Unset: no ZNS."},
 }
 
 // Load reads and validates the configuration through getenv (os.Getenv in main).
@@ -198,6 +219,31 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.loadKannel(get, bad)
+	c.ZaloAppID = get("ZALO_APP_ID")
+	c.ZaloAppSecret = get("ZALO_APP_SECRET")
+	c.ZaloOASecretKey = get("ZALO_OA_SECRET_KEY")
+	c.ZaloRefreshToken = get("ZALO_REFRESH_TOKEN")
+	c.ZaloAPIURL = strings.TrimRight(orDefault(get("ZALO_API_URL"), "https://openapi.zalo.me"), "/")
+	c.ZaloOAuthURL = strings.TrimRight(orDefault(get("ZALO_OAUTH_URL"), "https://oauth.zaloapp.com"), "/")
+	c.ZaloZNSURL = strings.TrimRight(orDefault(get("ZALO_ZNS_URL"), "https://business.openapi.zalo.me"), "/")
+	c.ZaloZNSNotificationTmpl = get("ZALO_ZNS_NOTIFICATION_TEMPLATE")
+	c.ZaloZNSReminderTemplate = get("ZALO_ZNS_REMINDER_TEMPLATE")
+	checkURL("ZALO_API_URL", c.ZaloAPIURL, false)
+	checkURL("ZALO_OAUTH_URL", c.ZaloOAuthURL, false)
+	checkURL("ZALO_ZNS_URL", c.ZaloZNSURL, false)
+	if c.ZaloAppID != "" {
+		for _, v := range []struct{ name, val string }{
+			{"ZALO_APP_SECRET", c.ZaloAppSecret}, {"ZALO_OA_SECRET_KEY", c.ZaloOASecretKey}, {"ZALO_REFRESH_TOKEN", c.ZaloRefreshToken},
+		} {
+			if v.val == "" {
+				bad(v.name, "required with ZALO_APP_ID")
+			}
+		}
+		if strings.Trim(c.ZaloAppID, "0123456789") != "" {
+			bad("ZALO_APP_ID", "must be the numeric app id, not %q", c.ZaloAppID)
+		}
+	}
+	c.ZaloMPS = intVar(get, "ZALO_MPS", 10, 1, 1000, bad)
 	c.TelegramMPS = intVar(get, "TELEGRAM_MPS", 30, 1, 1000, bad)
 	c.SMSMaxSegments = intVar(get, "SMS_MAX_SEGMENTS", 2, 1, 10, bad)
 	c.SMSMPS = intVar(get, "SMS_MPS", 10, 1, 10000, bad)
@@ -260,6 +306,9 @@ func (c Config) SMSEnabled() bool { return c.TwilioEnabled() || c.KannelEnabled(
 
 // TwilioEnabled reports whether the Twilio transport is configured.
 func (c Config) TwilioEnabled() bool { return c.TwilioAccountSID != "" }
+
+// ZaloEnabled reports whether the Zalo OA channel is configured.
+func (c Config) ZaloEnabled() bool { return c.ZaloAppID != "" }
 
 // Embedded reports whether the gateway runs on its in-process Redis with demo data.
 func (c Config) Embedded() bool { return c.RedisURL == "" }

@@ -103,6 +103,8 @@ func NotificationReply(cat *i18n.Catalog, lang string, code, status string) gate
 	return gateway.Reply{
 		Text:  t("notify.text", "code", code, "status", t("name."+st), "next", t("next."+st)),
 		Short: truncate(t("notify.short", "code", code, "status", t("name_short."+st), "next", t("next_short."+st)), MaxShort),
+		// For template channels (Zalo ZNS): the same two facts, nothing personal.
+		Params: map[string]string{"code": code, "status": t("name_short." + st)},
 	}
 }
 

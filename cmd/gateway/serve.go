@@ -21,6 +21,7 @@ import (
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/sms"
+	"github.com/socialaid-vn/gateway/zalo"
 )
 
 // shutdownGrace bounds a graceful stop: in-flight requests and sends get this long to finish,
@@ -56,6 +57,7 @@ type server struct {
 	bot       *bot.Bot
 	sms       *sms.Channel
 	smsParts  *smsParts
+	zalo      *zalo.Channel
 	broadcast *broadcast.Service
 }
 
@@ -87,6 +89,21 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		s.sms = s.smsParts.ch
 		senders[gateway.SMS] = s.sms
 	}
+	if cfg.ZaloEnabled() {
+		s.zalo, err = zalo.New(zalo.Config{
+			AppID: cfg.ZaloAppID, AppSecret: cfg.ZaloAppSecret, OASecretKey: cfg.ZaloOASecretKey,
+			RefreshToken: cfg.ZaloRefreshToken, APIURL: cfg.ZaloAPIURL, OAuthURL: cfg.ZaloOAuthURL,
+			ZNSURL: cfg.ZaloZNSURL, MPS: cfg.ZaloMPS, DefaultLang: cfg.DefaultLang,
+			ZNSTemplates: map[string]string{
+				broadcast.KindNotification: cfg.ZaloZNSNotificationTmpl, broadcast.KindReminder: cfg.ZaloZNSReminderTemplate,
+			},
+		}, a.conn.Client, a.engine, a.aud, a.cat, log.With("channel", "zalo"))
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		senders[gateway.Zalo] = s.zalo
+	}
 	s.broadcast = broadcast.New(a.conn.Client, a.aud, senders, a.cat, broadcast.Config{
 		SMSMaxSegments: cfg.SMSMaxSegments, SMSUnicode: cfg.SMSUnicode,
 		ReminderDaysBefore: cfg.ReminderDaysBefore, Communes: a.communes,
@@ -116,6 +133,11 @@ func (s *server) routes() {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		if s.zalo != nil {
+			// Detail only: a Zalo token problem must not take Telegram and SMS out of service.
+			line, _ := s.zalo.Status(ctx)
+			fmt.Fprintln(w, line)
+		}
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	if s.bot != nil && s.cfg.TelegramWebhookURL != "" {
@@ -123,6 +145,9 @@ func (s *server) routes() {
 	}
 	if s.smsParts != nil {
 		s.smsParts.routes(s.mux, s.log.With("channel", "sms"))
+	}
+	if s.zalo != nil {
+		s.mux.Handle("POST /zalo/webhook", s.zalo.WebhookHandler())
 	}
 	if s.cfg.AdminToken != "" {
 		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
@@ -166,6 +191,10 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if s.sms != nil {
 		channels = append(channels, s.smsParts.names(s.cfg.SMSOutbound))
+	}
+	if s.zalo != nil {
+		channels = append(channels, "zalo")
+		runPart("zalo", s.zalo.Run)
 	}
 	runPart("broadcast", s.broadcast.Run)
 	s.log.Info("gateway serving", "addr", ln.Addr().String(), "channels", channels,
