@@ -211,7 +211,7 @@ func (s *Service) WithNotifier(src Changes) *Service { s.changes = src; return s
 // channels lists the channels with a sender, in a fixed order.
 func (s *Service) channels() []gateway.Channel {
 	var out []gateway.Channel
-	for _, ch := range []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal} {
+	for _, ch := range []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Web} {
 		if s.senders[ch] != nil {
 			out = append(out, ch)
 		}

@@ -115,7 +115,7 @@ func (s *Service) validate(req Request) (*plan, error) {
 	for _, c := range req.Audience.Channels {
 		ch := gateway.Channel(c)
 		if !ch.Valid() {
-			return nil, bad("unknown channel %q (telegram or sms)", c)
+			return nil, bad("unknown channel %q (telegram, sms or web)", c)
 		}
 		if !slices.Contains(have, ch) {
 			return nil, bad("channel %q is not configured on this gateway", c)
