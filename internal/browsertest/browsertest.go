@@ -51,6 +51,12 @@ func New(t *testing.T, o Options) (context.Context, context.CancelFunc) {
 	if o.Lang == "" {
 		o.Lang = "vi-VN,vi"
 	}
+	// A profile of its own, removed once the browser has gone (it writes to it while exiting,
+	// so removal is retried for a moment).
+	dir, err := os.MkdirTemp("", "browsertest-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -70,13 +76,19 @@ func New(t *testing.T, o Options) (context.Context, context.CancelFunc) {
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.Flag("lang", o.Lang[:2]),
 		chromedp.Flag("accept-lang", o.Lang),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(o.Width, o.Height),
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	stop := func() { cancel(); acancel() }
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		stop()
+		deadline := time.Now().Add(10 * time.Second)
+		for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
 			go chromedp.Run(ctx, page.HandleJavaScriptDialog(true))
