@@ -134,8 +134,8 @@ func (c *Console) parse() error {
 			return false
 		},
 		"channel": func(lang string, ch gateway.Channel) string { return c.cat.T(lang, "console.channel."+string(ch)) },
-		"cat":  func(lang, k string) string { return c.label(lang, "console.category."+k, k) },
-		"str":  func(v any) string { return fmt.Sprint(v) },
+		"cat":     func(lang, k string) string { return c.label(lang, "console.category."+k, k) },
+		"str":     func(v any) string { return fmt.Sprint(v) },
 	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
 	if err != nil {
