@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -281,6 +282,8 @@ func (s *Service) Report(ctx context.Context, id string) (*Report, error) {
 		if json.Unmarshal([]byte(h["msg:"+l]), &m) == nil && m.Text != "" {
 			if r.Text == nil {
 				r.Text = map[string]string{}
+			} else if slices.ContainsFunc(i18n.Langs, func(o string) bool { return r.Text[o] == m.Text }) {
+				continue // a language without a text of its own gets another's
 			}
 			r.Text[l] = m.Text
 		}

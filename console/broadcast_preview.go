@@ -1,6 +1,8 @@
 package console
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -24,6 +26,8 @@ type previewOut struct {
 	Cost       string            `json:"cost,omitempty"`
 	Errors     form.Errors       `json:"errors,omitempty"`
 	Confirm    string            `json:"confirm"`
+	// Key identifies the form content this preview is for (tests wait for it).
+	Key string `json:"key"`
 }
 
 type smsOut struct {
@@ -50,9 +54,11 @@ func (c *Console) preview(r *http.Request, f *form.Broadcast) (*previewOut, int)
 	p := reqCtx(r).p
 	tr := func(k string, a ...string) string { return c.T(r, k, a...) }
 	out := &previewOut{PerChannel: map[string]string{}, SMS: []smsOut{}}
+	out.Key = previewKey(f)
 	errs := f.Validate(p, c.cfg.Communes, c.bc.Channels(), lookup.Zone(), nowFunc(), tr)
-	if f.TextVi == "" && errs != nil {
-		// While composing, an empty text still counts the audience.
+	noText := f.TextVi == ""
+	if noText && errs != nil {
+		// While composing, an empty text still counts the audience (the SMS waits for a text).
 		delete(errs, "text_vi")
 		f.TextVi = "."
 		defer func() { f.TextVi = "" }()
@@ -82,6 +88,9 @@ func (c *Console) preview(r *http.Request, f *form.Broadcast) (*previewOut, int)
 		out.Excluded += n
 	}
 	for _, l := range i18n.Langs {
+		if noText {
+			break
+		}
 		st, ok := pv.SMS[l]
 		if !ok || st.Recipients == 0 {
 			continue
@@ -93,7 +102,7 @@ func (c *Console) preview(r *http.Request, f *form.Broadcast) (*previewOut, int)
 			TooLong:  c.cfg.SMSMaxSegments > 0 && st.Segments > c.cfg.SMSMaxSegments,
 		})
 	}
-	if pv.SMSSegments > 0 {
+	if pv.SMSSegments > 0 && !noText {
 		out.SMSTotal = c.T(r, "compose.sms_total", "n", formatNum(pv.SMSSegments))
 		if c.cfg.SMSPrice > 0 {
 			out.Cost = c.T(r, "compose.cost", "amount", formatNum(pv.SMSSegments*c.cfg.SMSPrice))
@@ -101,6 +110,13 @@ func (c *Console) preview(r *http.Request, f *form.Broadcast) (*previewOut, int)
 	}
 	out.Confirm = c.T(r, "compose.confirm", "n", formatNum(pv.Recipients))
 	return out, http.StatusOK
+}
+
+// previewKey is a short digest of the form's content.
+func previewKey(f *form.Broadcast) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{f.TextVi, f.TextEn, strings.Join(f.Communes, ","),
+		strings.Join(f.Categories, ","), strings.Join(f.Channels, ",")}, "\x00")))
+	return hex.EncodeToString(h[:6])
 }
 
 // serviceError puts a refusal of the broadcast service into the form's words.

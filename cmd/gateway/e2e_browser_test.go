@@ -38,11 +38,30 @@ func browserServer(t *testing.T) (*server, string) {
 	return srv, base
 }
 
-// textOf waits until the element sel's text contains want, and returns it.
+// waitJS evaluates expr every 50 ms until it is true or timeout passes (the page may reload
+// meanwhile: an evaluation failing across a navigation is tried again).
+func waitJS(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		var ok bool
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lastErr = chromedp.Run(ectx, chromedp.Evaluate(expr, &ok))
+		cancel()
+		if lastErr == nil && ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s (last error: %v)", timeout, what, lastErr)
+}
+
+// waitText waits until one of the elements sel's text contains want, and returns their text.
 func waitText(t *testing.T, ctx context.Context, sel, want string, timeout time.Duration) string {
 	t.Helper()
 	js := fmt.Sprintf(`(() => { const els = document.querySelectorAll(%q); for (const e of els) { if (e.innerText.includes(%q)) return true; } return false; })()`, sel, want)
-	browsertest.Run(t, ctx, fmt.Sprintf("waiting for %s to show %q", sel, want), timeout, chromedp.Poll(js, nil, chromedp.WithPollingInterval(50*time.Millisecond)))
+	waitJS(t, ctx, fmt.Sprintf("%s to show %q", sel, want), js, timeout)
 	var txt string
 	browsertest.Run(t, ctx, "read "+sel, 5*time.Second, chromedp.Evaluate(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.innerText).join("\n")`, sel), &txt))
 	return txt
@@ -84,16 +103,8 @@ func TestBrowserCitizenChatAnswersAndReceivesABroadcast(t *testing.T) {
 
 	// A broadcast from the staff API with channel web arrives as an event, without reloading.
 	body := `{"text":{"vi":"Tiền trợ cấp tháng 12 của xã Vũ Phúc chi trả ngày 10/12 tại nhà văn hóa thôn."},"audience":{"communes":["Vũ Phúc"],"channels":["web"]}}`
-	req, _ := http.NewRequest("POST", base+"/api/broadcasts", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 202 || !strings.Contains(string(b), `"recipients":1`) {
-		t.Fatalf("POST /api/broadcasts: %d %s", resp.StatusCode, b)
+	if b := apiPost(t, base+"/api/broadcasts", "tok", body); !strings.Contains(b, `"recipients":1`) {
+		t.Fatalf("POST /api/broadcasts: %s", b)
 	}
 	waitText(t, ctx, ".gwc-push .gwc-text", "chi trả ngày 10/12", 30*time.Second)
 }
@@ -150,6 +161,23 @@ func TestBrowserStaffLoginWrongPasswordAndLockout(t *testing.T) {
 	}
 }
 
+// apiPost posts body to the staff API with the bearer token and wants 202.
+func apiPost(t *testing.T, url, token, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // sseClient is a citizen in the web chat as seen from Go: a cookie jar and the event stream.
 type sseClient struct {
 	c      *http.Client
@@ -203,13 +231,8 @@ func TestBrowserComposePreviewSendProgress(t *testing.T) {
 		chromedp.Click("#send", chromedp.ByID),
 		chromedp.WaitVisible("#progress", chromedp.ByID))
 	waitText(t, ctx, "#of", "1 / 1", 30*time.Second)
-	var pct string
-	browsertest.Run(t, ctx, "progress", 30*time.Second,
-		chromedp.Poll(`document.getElementById("bar").value === 100 && document.getElementById("st").className.includes("s-done")`, nil),
-		chromedp.Evaluate(`String(document.getElementById("bar").value)`, &pct))
-	if pct != "100" {
-		t.Fatalf("progress %s%%", pct)
-	}
+	waitJS(t, ctx, "the progress bar at 100% and the broadcast done",
+		`document.getElementById("bar").value === 100 && document.getElementById("st").className.includes("s-done")`, 30*time.Second)
 	select {
 	case ev := <-citizen.events:
 		if !strings.Contains(ev, "chi trả ngày 10/12") || !strings.Contains(ev, `"kind":"broadcast"`) {
@@ -243,9 +266,7 @@ fetch(%q + "/webchat/api/messages", {method: "POST", credentials: "include", hea
 	browsertest.Run(t, ctx, "visit the other site", 20*time.Second,
 		chromedp.Navigate(evilURL),
 		chromedp.WaitVisible("body", chromedp.ByQuery))
-	browsertest.Run(t, ctx, "the forged post", 20*time.Second,
-		chromedp.Poll(`location.pathname === "/console/broadcasts"`, nil),
-		chromedp.WaitVisible("main", chromedp.ByQuery))
+	waitJS(t, ctx, "the forged post's answer", `location.pathname === "/console/broadcasts" && !!document.querySelector("main")`, 20*time.Second)
 	waitText(t, ctx, "main", "Biểu mẫu đã cũ", 5*time.Second)
 	list, _, err := srv.broadcast.List(context.Background(), time.Time{}, 10, nil)
 	if err != nil || len(list) != 0 {

@@ -41,6 +41,7 @@
           box.appendChild(h); box.appendChild(pre);
         });
         text($("pv-total"), pv.sms_total || "");
+        form.dataset.previewed = pv.key || "";
         text($("pv-cost"), pv.cost || "");
         form.dataset.ready = "1";
       }).catch(function () {});
@@ -81,7 +82,7 @@
         fill("failed", p.failed);
         fill("skipped", p.skipped);
         if (p.live) setTimeout(tick, 1000);
-        else prog.dataset.live = "";
+        else location.reload(); // finished: show the final report (times, no cancel button)
       }).catch(function () { setTimeout(tick, 3000); });
     };
     setTimeout(tick, 500);

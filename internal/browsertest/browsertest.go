@@ -98,6 +98,12 @@ func New(t *testing.T, o Options) (context.Context, context.CancelFunc) {
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("browsertest: start %s: %v", path, err)
 	}
+	if o.Mobile {
+		// Headless windows are at least 500 px wide: a phone is emulated instead.
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(o.Width), int64(o.Height), chromedp.EmulateMobile, chromedp.EmulateScale(1))); err != nil {
+			t.Fatalf("browsertest: emulate a phone: %v", err)
+		}
+	}
 	t.Logf("browsertest: chromium started in %v", time.Since(start).Round(time.Millisecond))
 	return ctx, stop
 }
