@@ -94,3 +94,31 @@ func TestEmbeddedDemoAdminSignsInWithThePrintedPassword(t *testing.T) {
 		t.Fatalf("before changing the password: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// A web-chat visitor who verified an application is told, as an event, when its status changes
+// (a change event from the system of record through POST /api/applications).
+func TestWebChatVerifiedViewerGetsTheStatusChange(t *testing.T) {
+	srv := newE2EServer(t, map[string]string{"ADMIN_TOKEN": "tok"})
+	base := serveE2E(t, srv)
+	citizen := newSSEClient(t, base, "TT TB-2025-000123 4567")
+	line := `{"code":"TB-2025-000123","full_name":"Nguyễn Ngọc Mẫu","birth_date":"1997-05-11","citizen_id":"000000804567","phone":"0900000123","commune":"Đông Hợp","category":"single_parent","status":"suspended","updated_at":"2026-11-20T09:00:00+07:00","monthly_amount":"1000000","start_month":"2026-09","note":""}`
+	req, _ := http.NewRequest("POST", base+"/api/applications", strings.NewReader(line+"\n"))
+	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("change event: %d", resp.StatusCode)
+	}
+	select {
+	case ev := <-citizen.events:
+		if !strings.Contains(ev, "TB-2025-000123") || !strings.Contains(ev, `"kind":"notification"`) {
+			t.Fatalf("event %s", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no status-change notification reached the web chat")
+	}
+}
