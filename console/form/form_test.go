@@ -11,7 +11,6 @@ import (
 	"github.com/socialaid-vn/gateway/staff"
 )
 
-
 func parse(t *testing.T, vals url.Values) *Broadcast {
 	t.Helper()
 	r := httptest.NewRequest("POST", "/console/broadcasts", strings.NewReader(vals.Encode()))
