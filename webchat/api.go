@@ -22,7 +22,7 @@ import (
 //	GET  /                        the chat page
 //	GET  /webchat.js              the chat script, also the embeddable widget
 //	GET  /webchat/static/{file}   the page's stylesheet
-//	POST /webchat/api/messages    {"text"} → {"replies":[{"text","choices":[{"label","payload"}]}]}
+//	POST /webchat/api/messages    {"text"[, "lang"]} → {"replies":[{"text","choices":[{"label","payload"}]}]}
 //	GET  /webchat/api/events      Server-Sent Events: messages pushed to the session
 //	OPTIONS /webchat/api/...      CORS preflight for WEBCHAT_ORIGINS
 func (c *Channel) Register(mux *http.ServeMux) {
@@ -65,6 +65,9 @@ func (c *Channel) api(next http.Handler) http.Handler {
 // messageIn is the body of POST /webchat/api/messages.
 type messageIn struct {
 	Text string `json:"text"`
+	// Lang is the page's language ("vi", "en"): the core answers in it until the person
+	// chooses a language in the conversation.
+	Lang string `json:"lang,omitempty"`
 }
 
 // ReplyOut is one reply as the API returns it.
@@ -158,7 +161,7 @@ func (c *Channel) messages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	replies, err := c.core.Handle(ctx, gateway.Inbound{
-		Channel: gateway.Web, SenderID: s.id, Text: text, Lang: c.langHint(r), Received: start,
+		Channel: gateway.Web, SenderID: s.id, Text: text, Lang: langOr(in.Lang, c.langHint(r)), Received: start,
 	})
 	if err != nil {
 		c.log.Error("webchat inbound failed", "sender", gateway.Mask(s.id), "err", err)
@@ -203,6 +206,13 @@ func (c *Channel) langHint(r *http.Request) string {
 		}
 	}
 	return c.cfg.DefaultLang
+}
+
+func langOr(l, def string) string {
+	if l = i18n.Lang(l); l != "" {
+		return l
+	}
+	return def
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -124,9 +124,12 @@ func TestAMessageIsAnsweredOnItsSession(t *testing.T) {
 	if first.Channel != gateway.Web || !ValidSenderID(first.SenderID) || strings.Contains(first.SenderID, ck.Value) {
 		t.Fatalf("inbound = %+v: want channel web and a sender id derived from (not equal to) the cookie", first)
 	}
-	post(t, c, f.url, "application/json", `{"text":"again"}`)
+	post(t, c, f.url, "application/json", `{"text":"again","lang":"en"}`)
 	if f.core.last().SenderID != first.SenderID {
 		t.Fatal("the same cookie must be the same sender")
+	}
+	if f.core.last().Lang != "en" || first.Lang != "vi" {
+		t.Fatalf("language hints %q then %q, want vi (default) then en (the page's)", first.Lang, f.core.last().Lang)
 	}
 	post(t, client(t), f.url, "application/json", `{"text":"someone else"}`)
 	if f.core.last().SenderID == first.SenderID {

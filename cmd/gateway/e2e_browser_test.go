@@ -329,3 +329,38 @@ func TestBrowserOfficerCannotActOnAnotherCommune(t *testing.T) {
 		t.Fatal("the officer's upload wrote another commune's application")
 	}
 }
+
+// The widget embedded in another site (the department's portal, allowed in WEBCHAT_ORIGINS)
+// opens, talks to the gateway with its partitioned cookie, and answers.
+func TestBrowserEmbeddedWidget(t *testing.T) {
+	portal := httptest.NewUnstartedServer(nil)
+	portalURL := "http://localhost:" + strings.TrimPrefix(portal.Listener.Addr().String(), "127.0.0.1:")
+	srv := newE2EServer(t, map[string]string{"WEBCHAT_ORIGINS": portalURL})
+	base := serveE2E(t, srv)
+	portal.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="vi"><body><h1>Cổng thông tin Sở</h1><script src="%s/webchat.js" defer></script></body></html>`, base)
+	})
+	portal.Start()
+	t.Cleanup(portal.Close)
+	ctx, _ := browsertest.New(t, browsertest.Options{})
+	open := `(() => { const h = document.getElementById("gw-chat-widget"); return !!h && !!h.shadowRoot.querySelector(".gwc-toggle"); })()`
+	browsertest.Run(t, ctx, "open the portal", 20*time.Second, chromedp.Navigate(portalURL))
+	waitJS(t, ctx, "the widget's button", open, 20*time.Second)
+	browsertest.Run(t, ctx, "open the widget", 10*time.Second,
+		chromedp.Evaluate(`document.getElementById("gw-chat-widget").shadowRoot.querySelector(".gwc-toggle").click()`, nil))
+	root := `document.getElementById("gw-chat-widget").shadowRoot`
+	waitJS(t, ctx, "the widget's stream", root+`.querySelector('.gwc[data-connected="1"]') !== null`, 20*time.Second)
+	ask := func(text string) {
+		browsertest.Run(t, ctx, "ask "+text, 10*time.Second, chromedp.Evaluate(root+`.querySelector("#gwc-input").value = `+fmt.Sprintf("%q", text)+`; `+
+			root+`.querySelector(".gwc-form").requestSubmit()`, nil))
+	}
+	has := func(what, want string) {
+		waitJS(t, ctx, what, `Array.from(`+root+`.querySelectorAll(".gwc-bot .gwc-text")).some(e => e.innerText.includes(`+fmt.Sprintf("%q", want)+`))`, 20*time.Second)
+	}
+	// Two turns: the second is understood only if the session cookie came back with it.
+	ask("TT TB-2025-000123")
+	has("the question for the digits", "4 số cuối")
+	ask("4567")
+	has("the answer in the widget", "1.000.000")
+}

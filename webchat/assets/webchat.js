@@ -111,7 +111,7 @@
       fetch(base + "/webchat/api/messages", {
         method: "POST", credentials: "include",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: text })
+        body: JSON.stringify({ text: text, lang: lang })
       }).then(function (resp) {
         return resp.json().then(function (body) { return { ok: resp.ok, body: body }; });
       }).then(function (r) {
