@@ -97,6 +97,13 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound) error {
 	return nil
 }
 
+// Shutdown ends every event stream of this replica (the browsers reconnect, to another replica
+// or after the restart), so a graceful stop of the HTTP server does not wait for them. Use it as
+// http.Server.RegisterOnShutdown.
+func (c *Channel) Shutdown() {
+	c.closeOnce.Do(func() { close(c.closing) })
+}
+
 // Run listens for pushes made by any replica and wakes this replica's streams of those sessions,
 // until ctx ends. Without it, streams still see new messages within Config.Poll.
 func (c *Channel) Run(ctx context.Context) error {
@@ -269,6 +276,9 @@ func (c *Channel) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-end.C:
 			write("event: reconnect\ndata: {}\n\n")
+			return
+		case <-c.closing:
+			write("event: reconnect\ndata: {}\n\n") // the browser comes back to another replica
 			return
 		case <-wake:
 		case <-poll.C:

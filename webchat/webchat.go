@@ -106,6 +106,9 @@ type Channel struct {
 	cop     *http.CrossOriginProtection
 	script  []byte // webchat.js with the texts inlined
 
+	closing   chan struct{} // closed by Shutdown: every event stream ends
+	closeOnce sync.Once
+
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]bool // sender id → connected streams
 	locks   [64]sync.Mutex                    // one message of a session at a time
@@ -159,6 +162,7 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, log *
 		origins: map[string]bool{},
 		cop:     http.NewCrossOriginProtection(),
 		waiters: map[string]map[chan struct{}]bool{},
+		closing: make(chan struct{}),
 	}
 	for _, o := range cfg.Origins {
 		o, err := NormalizeOrigin(o)

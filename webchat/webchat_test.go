@@ -405,3 +405,24 @@ func TestAPushFromAnotherReplicaWakesTheStream(t *testing.T) {
 		}
 	}
 }
+
+// Shutdown ends the open streams at once, asking the browsers to reconnect.
+func TestShutdownEndsStreams(t *testing.T) {
+	f := newFixture(t, Config{Poll: time.Hour})
+	c, id := sessionOf(t, f)
+	st := openStream(t, c, f.url, "")
+	waitConnected(t, f.ch, id)
+	f.ch.Shutdown()
+	ev := st.next(t, 10*time.Second)
+	if ev.event != "reconnect" {
+		t.Fatalf("event %+v, want reconnect", ev)
+	}
+	select {
+	case _, ok := <-st.events:
+		if ok {
+			t.Fatal("the stream went on after Shutdown")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end after Shutdown")
+	}
+}
