@@ -241,7 +241,13 @@ func TestBrowserComposePreviewSendProgress(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the web-chat subscriber of Vũ Phúc did not receive the broadcast")
 	}
-	waitText(t, ctx, ".flash", "Đã nhận thông báo", 5*time.Second)
+	// The final report: who sent it, to whom, what.
+	report := waitText(t, ctx, "main", "boss", 10*time.Second)
+	for _, want := range []string{"Vũ Phúc", "Web chat", "nhà văn hóa thôn", "Đã gửi xong"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report page lacks %q", want)
+		}
+	}
 }
 
 func TestBrowserCrossOriginPostIsRefused(t *testing.T) {
