@@ -25,10 +25,14 @@ const (
 	SMS      Channel = "sms"
 	Terminal Channel = "terminal"
 	Zalo     Channel = "zalo"
+	// Web is the web chat on the department's portal (package webchat).
+	Web Channel = "web"
 )
 
 // Valid reports whether c is one of the known channels.
-func (c Channel) Valid() bool { return c == Telegram || c == SMS || c == Terminal || c == Zalo }
+func (c Channel) Valid() bool {
+	return c == Telegram || c == SMS || c == Terminal || c == Zalo || c == Web
+}
 
 // Inbound is one message from a citizen, as a channel adapter hands it to the conversation core.
 type Inbound struct {

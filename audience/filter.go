@@ -19,7 +19,7 @@ type Filter struct {
 }
 
 // allChannels are the channels a filter without Channels covers.
-var allChannels = []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo}
+var allChannels = []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo, gateway.Web}
 
 // dims returns, per dimension, the index keys whose union the dimension selects (nil = any).
 func (s *Store) dims(f Filter) (channels []gateway.Channel, others [][]string) {

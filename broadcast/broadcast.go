@@ -220,10 +220,13 @@ func (s *Service) WithReminders(src Schedules) *Service { s.schedules = src; ret
 // Run.
 func (s *Service) WithNotifier(src Changes) *Service { s.changes = src; return s }
 
+// Channels lists the channels this gateway can send on (those with a sender), in a fixed order.
+func (s *Service) Channels() []gateway.Channel { return s.channels() }
+
 // channels lists the channels with a sender, in a fixed order.
 func (s *Service) channels() []gateway.Channel {
 	var out []gateway.Channel
-	for _, ch := range []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo} {
+	for _, ch := range []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo, gateway.Web} {
 		if s.senders[ch] != nil {
 			out = append(out, ch)
 		}

@@ -22,6 +22,8 @@ type Request struct {
 	Audience Audience          `json:"audience"`
 	// SendAt, RFC 3339, schedules the broadcast; empty or past means now.
 	SendAt string `json:"send_at,omitempty"`
+	// By is who asked for it (a console username, "admin-token"), kept for the list and audit.
+	By string `json:"-"`
 }
 
 // Audience is the JSON form of an audience filter. Empty lists select everyone.
@@ -61,6 +63,7 @@ type plan struct {
 	msgs   map[string]gateway.Reply
 	sms    map[string]SMSText
 	sendAt time.Time
+	by     string
 }
 
 // validate checks a request and builds its plan; errors wrap ErrInvalid and say what is wrong.
@@ -88,7 +91,7 @@ func (s *Service) validate(req Request) (*plan, error) {
 	if len(texts) == 0 {
 		return nil, bad("text is empty: give text.vi and/or text.en")
 	}
-	p := &plan{msgs: map[string]gateway.Reply{}, sms: map[string]SMSText{}}
+	p := &plan{msgs: map[string]gateway.Reply{}, sms: map[string]SMSText{}, by: req.By}
 	f := &p.filter
 	var unknown []string
 	f.Communes, unknown = s.canonCommunes(req.Audience.Communes)
@@ -115,7 +118,7 @@ func (s *Service) validate(req Request) (*plan, error) {
 	for _, c := range req.Audience.Channels {
 		ch := gateway.Channel(c)
 		if !ch.Valid() {
-			return nil, bad("unknown channel %q (telegram or sms)", c)
+			return nil, bad("unknown channel %q (telegram, sms or web)", c)
 		}
 		if !slices.Contains(have, ch) {
 			return nil, bad("channel %q is not configured on this gateway", c)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,7 @@ func (s *Service) Create(ctx context.Context, req Request) (*Preview, error) {
 	if !created {
 		return nil, fmt.Errorf("broadcast: id %s already used", pv.ID)
 	}
+	s.index(ctx, pv.ID)
 	pv.Status = StatusSending
 	if p.sendAt.After(s.now()) {
 		pv.Status = StatusScheduled
@@ -175,6 +177,9 @@ func (s *Service) create(ctx context.Context, id, kind, lane, check string, p *p
 	if !p.sendAt.IsZero() {
 		sendAt = p.sendAt.UnixMilli()
 		fields = append(fields, "send_at", strconv.FormatInt(p.sendAt.Unix(), 10))
+	}
+	if p.by != "" {
+		fields = append(fields, "by", p.by)
 	}
 	if pv != nil {
 		fields = append(fields, "est", strconv.Itoa(pv.Recipients), "segments", strconv.Itoa(pv.SMSSegments))
@@ -230,6 +235,12 @@ type Report struct {
 	Created     time.Time      `json:"created_at"`
 	SendAt      *time.Time     `json:"send_at,omitempty"`
 	Finished    *time.Time     `json:"finished_at,omitempty"`
+	// The audience as asked (empty lists: everyone), who asked, and the texts sent.
+	Communes   []string          `json:"communes,omitempty"`
+	Categories []string          `json:"categories,omitempty"`
+	Channels   []gateway.Channel `json:"channels,omitempty"`
+	By         string            `json:"created_by,omitempty"`
+	Text       map[string]string `json:"text,omitempty"`
 }
 
 // Report reads a broadcast's progress (ErrNotFound when unknown or past its retention).
@@ -260,6 +271,22 @@ func (s *Service) Report(ctx context.Context, id string) (*Report, error) {
 	}
 	if c := unix("created"); c != nil {
 		r.Created = *c
+	}
+	r.By = h["by"]
+	var f audience.Filter
+	if json.Unmarshal([]byte(h["filter"]), &f) == nil {
+		r.Communes, r.Categories, r.Channels = f.Communes, f.Categories, f.Channels
+	}
+	for _, l := range i18n.Langs {
+		var m gateway.Reply
+		if json.Unmarshal([]byte(h["msg:"+l]), &m) == nil && m.Text != "" {
+			if r.Text == nil {
+				r.Text = map[string]string{}
+			} else if slices.ContainsFunc(i18n.Langs, func(o string) bool { return r.Text[o] == m.Text }) {
+				continue // a language without a text of its own gets another's
+			}
+			r.Text[l] = m.Text
+		}
 	}
 	excluded := 0
 	for k, v := range h {

@@ -67,6 +67,12 @@ type Config struct {
 	ZaloMPS                 int
 	ZaloZNSNotificationTmpl string
 	ZaloZNSReminderTemplate string
+
+	// Web chat and staff console.
+	WebchatOrigins     []string
+	SMSPriceVND        int
+	ConsoleSessionIdle time.Duration
+	ConsoleSessionMax  time.Duration
 }
 
 // Var documents one environment variable.
@@ -118,6 +124,10 @@ var Vars = []Var{
 	{"ZALO_MPS", "10", "Zalo API calls per second, shared by all replicas."},
 	{"ZALO_ZNS_NOTIFICATION_TEMPLATE", "", "Approved ZNS template id for status-change notifications outside the reply window (parameters code, status). Unset: no ZNS."},
 	{"ZALO_ZNS_REMINDER_TEMPLATE", "", "Approved ZNS template id for payment reminders outside the reply window (parameters commune, date, time, place). Unset: no ZNS."},
+	{"WEBCHAT_ORIGINS", "", "Comma-separated origins of other sites that embed the web chat (https://portal.example.gov.vn): their pages may call the chat API with credentials. The gateway's own page needs nothing."},
+	{"SMS_PRICE_VND", "800", "Estimated price of one SMS segment in VND, for the cost the console shows before sending (0 hides it). Set your contract's price."},
+	{"CONSOLE_SESSION_IDLE", "30m", "A console session unused this long ends (5m-24h)."},
+	{"CONSOLE_SESSION_MAX", "12h", "Every console session ends this long after sign-in, however active (1h-720h)."},
 }
 
 // Load reads and validates the configuration through getenv (os.Getenv in main).
@@ -255,6 +265,32 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.SMSUnicode = b
 	}
+	for _, o := range strings.Split(get("WEBCHAT_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("WEBCHAT_ORIGINS", "%q is not an origin like https://portal.example.gov.vn", o)
+			continue
+		}
+		c.WebchatOrigins = append(c.WebchatOrigins, strings.TrimRight(o, "/"))
+	}
+	c.SMSPriceVND = intVar(get, "SMS_PRICE_VND", 800, 0, 100000, bad)
+	durVar := func(name string, def, lo, hi time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			bad(name, "must be a duration between %s and %s, not %q", lo, hi, v)
+			return def
+		}
+		return d
+	}
+	c.ConsoleSessionIdle = durVar("CONSOLE_SESSION_IDLE", 30*time.Minute, 5*time.Minute, 24*time.Hour)
+	c.ConsoleSessionMax = durVar("CONSOLE_SESSION_MAX", 12*time.Hour, time.Hour, 720*time.Hour)
 	c.StateTTL = 30 * time.Minute
 	if v := get("STATE_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -309,6 +345,10 @@ func (c Config) TwilioEnabled() bool { return c.TwilioAccountSID != "" }
 
 // ZaloEnabled reports whether the Zalo OA channel is configured.
 func (c Config) ZaloEnabled() bool { return c.ZaloAppID != "" }
+
+// Secure reports whether the gateway is served over https (PUBLIC_BASE_URL), so cookies are
+// marked Secure.
+func (c Config) Secure() bool { return strings.HasPrefix(c.PublicBaseURL, "https://") }
 
 // Embedded reports whether the gateway runs on its in-process Redis with demo data.
 func (c Config) Embedded() bool { return c.RedisURL == "" }

@@ -517,8 +517,8 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 			return err
 		}
 		r := lookup.StatusReply(e.cat, t.lang, app, next, now)
-		if t.in.Channel == gateway.Telegram || t.in.Channel == gateway.Zalo {
-			// Verified viewers on Telegram and Zalo are told when the status changes.
+		if t.in.Channel == gateway.Telegram || t.in.Channel == gateway.Zalo || t.in.Channel == gateway.Web {
+			// Verified viewers on Telegram, Zalo and the web chat are told when the status changes.
 			if err := e.apps.Watch(ctx, app.Code, t.in.Channel, t.in.SenderID, t.lang); err != nil {
 				return err
 			}

@@ -69,8 +69,8 @@ func (s *Store) ChangesHandler(adminToken string) http.Handler {
 			return
 		}
 		resp := ChangesResponse{Results: []RowResult{}}
-		sum, err := s.importApplications(r.Context(), bytes.NewReader(body), FormatJSONL, nil,
-			func(rr RowResult) { resp.Results = append(resp.Results, rr) })
+		sum, err := s.importApplications(r.Context(), bytes.NewReader(body), FormatJSONL,
+			ImportOptions{Each: func(rr RowResult) { resp.Results = append(resp.Results, rr) }})
 		if err != nil {
 			slog.Error("lookup: change events", "err", err, "rows_done", sum.Rows())
 			httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later (already written lines will be unchanged)")

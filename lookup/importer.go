@@ -96,10 +96,35 @@ func FormatOf(name string) string {
 // The error is for the import as a whole (unreadable header, Redis down, ctx cancelled); the
 // Summary then covers the rows finished before it.
 func (s *Store) ImportApplications(ctx context.Context, r io.Reader, format string, progress func(rows int)) (Summary, error) {
-	return s.importApplications(ctx, r, format, progress, nil)
+	return s.importApplications(ctx, r, format, ImportOptions{Progress: progress})
 }
 
-func (s *Store) importApplications(ctx context.Context, r io.Reader, format string, progress func(int), each func(RowResult)) (Summary, error) {
+// ImportOptions restrict and observe an import made for a person (the console's uploads).
+type ImportOptions struct {
+	// Allow, when set, is asked about each valid row's commune (canonical name): a row whose
+	// commune it refuses is rejected ("not one of your communes") and nothing of it is written.
+	Allow func(commune string) bool
+	// Progress is called with the rows done so far; Each with every row's result.
+	Progress func(rows int)
+	Each     func(RowResult)
+}
+
+// ImportApplicationsWith is ImportApplications with options.
+func (s *Store) ImportApplicationsWith(ctx context.Context, r io.Reader, format string, o ImportOptions) (Summary, error) {
+	return s.importApplications(ctx, r, format, o)
+}
+
+// ImportSchedulesWith is ImportSchedules with options.
+func (s *Store) ImportSchedulesWith(ctx context.Context, r io.Reader, format string, o ImportOptions) (Summary, error) {
+	return s.importSchedules(ctx, r, format, o)
+}
+
+// errNotYours rejects a row of a commune the importing person does not cover.
+func errNotYours(commune string) error {
+	return fmt.Errorf("commune %q is not one of your communes", commune)
+}
+
+func (s *Store) importApplications(ctx context.Context, r io.Reader, format string, o ImportOptions) (Summary, error) {
 	rows, err := newRowReader(r, format, appFields)
 	if err != nil {
 		return Summary{}, err
@@ -113,6 +138,9 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 		rec, err := s.parseApp(v)
 		if err != nil {
 			return job{}, err
+		}
+		if o.Allow != nil && !o.Allow(rec.commune) {
+			return job{}, errNotYours(rec.commune)
 		}
 		return job{
 			key: appKey(rec.codeKey),
@@ -131,7 +159,7 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 		}
 		return runInts(ctx, s.rdb, writeAppsScript, keys, args)
 	}
-	return s.pipeline(ctx, rows, dup, prep, exec, progress, each)
+	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
 
 // ImportSchedules reads payment sessions (commune,date,start_time,end_time,place,method; CSV or
@@ -139,6 +167,10 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 // and other content replaces it (imported), the same content is unchanged. Sessions that started
 // more than 90 days before now are dropped from the commune as it is written.
 func (s *Store) ImportSchedules(ctx context.Context, r io.Reader, format string, progress func(rows int)) (Summary, error) {
+	return s.importSchedules(ctx, r, format, ImportOptions{Progress: progress})
+}
+
+func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string, o ImportOptions) (Summary, error) {
 	rows, err := newRowReader(r, format, scheduleFields)
 	if err != nil {
 		return Summary{}, err
@@ -155,6 +187,9 @@ func (s *Store) ImportSchedules(ctx context.Context, r io.Reader, format string,
 		if err != nil {
 			return job{}, err
 		}
+		if o.Allow != nil && !o.Allow(sc.Commune) {
+			return job{}, errNotYours(sc.Commune)
+		}
 		return job{key: scheduleKey(sc.Commune), args: []any{sc.Start.Unix(), sc.member()}}, nil
 	}
 	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
@@ -167,7 +202,7 @@ func (s *Store) ImportSchedules(ctx context.Context, r io.Reader, format string,
 		}
 		return runInts(ctx, s.rdb, writeSchedulesScript, keys, args)
 	}
-	return s.pipeline(ctx, rows, dup, prep, exec, progress, nil)
+	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
 
 // job is one valid row on its way to Redis.

@@ -40,7 +40,7 @@ func init() {
 	Registry.MustRegister(MessagesIn, MessagesOut, ReplyLatency, SendErrors)
 	// Export the latency histograms from the start, so dashboards and alerts see the series
 	// before the first message arrives.
-	for _, ch := range []string{"telegram", "sms", "terminal", "zalo"} {
+	for _, ch := range []string{"telegram", "sms", "terminal", "zalo", "web"} {
 		ReplyLatency.WithLabelValues(ch)
 	}
 }

@@ -44,6 +44,7 @@ func commands() []command {
 		{"nlu", "nlu classify | nlu eval FILE", "classify messages from stdin, or measure accuracy on a labelled JSONL file", cmdNLU},
 		{"demo", "demo generate --applications N [--out DIR]", "write synthetic applications and schedules (CSV) for trials and benchmarks", cmdDemo},
 		{"broadcast", "broadcast report ID", "print the delivery report of a broadcast", cmdBroadcast},
+		{"staff", "staff add USERNAME --role admin|officer|viewer [--communes \"Vũ Phúc,Trần Lãm\"] | passwd|disable|enable|unlock USERNAME | list", "manage staff console accounts (password from stdin, or prompted)", cmdStaff},
 		{"help", "help [config]", "list the subcommands, or the configuration variables", nil},
 	}
 }

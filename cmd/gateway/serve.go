@@ -17,10 +17,13 @@ import (
 	"github.com/socialaid-vn/gateway/bot"
 	"github.com/socialaid-vn/gateway/broadcast"
 	"github.com/socialaid-vn/gateway/config"
+	"github.com/socialaid-vn/gateway/console"
 	"github.com/socialaid-vn/gateway/i18n"
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/metrics"
 	"github.com/socialaid-vn/gateway/sms"
+	"github.com/socialaid-vn/gateway/staff"
+	"github.com/socialaid-vn/gateway/webchat"
 	"github.com/socialaid-vn/gateway/zalo"
 )
 
@@ -59,6 +62,11 @@ type server struct {
 	smsParts  *smsParts
 	zalo      *zalo.Channel
 	broadcast *broadcast.Service
+	web       *webchat.Channel
+	staff     *staff.Store
+	console   *console.Console
+	// demoPassword is the one-time password of the embedded demo's admin ("" otherwise).
+	demoPassword string
 }
 
 func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*server, error) {
@@ -104,6 +112,10 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		}
 		senders[gateway.Zalo] = s.zalo
 	}
+	if err := s.newWeb(senders); err != nil {
+		a.Close()
+		return nil, err
+	}
 	s.broadcast = broadcast.New(a.conn.Client, a.aud, senders, a.cat, broadcast.Config{
 		SMSMaxSegments: cfg.SMSMaxSegments, SMSUnicode: cfg.SMSUnicode,
 		ReminderDaysBefore: cfg.ReminderDaysBefore, Communes: a.communes,
@@ -113,6 +125,10 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 	if s.bot != nil {
 		s.bot.SetStaffCommand("broadcast", s.broadcast.StaffCommand)
 		s.bot.SetStats(subscriberStats{a.aud})
+	}
+	if err := s.newConsole(ctx); err != nil {
+		a.Close()
+		return nil, err
 	}
 	s.routes()
 	return s, nil
@@ -151,10 +167,8 @@ func (s *server) routes() {
 	}
 	if s.cfg.AdminToken != "" {
 		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
-		api := s.broadcast.APIHandler(s.cfg.AdminToken)
-		s.mux.Handle("/api/broadcasts", api)
-		s.mux.Handle("/api/broadcasts/", api)
 	}
+	s.webRoutes()
 }
 
 // Serve runs until ctx ends, then stops accepting requests, lets in-flight work finish within
@@ -168,6 +182,7 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	hs.RegisterOnShutdown(s.web.Shutdown) // open web chat streams end at once
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
@@ -197,10 +212,11 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 		runPart("zalo", s.zalo.Run)
 	}
 	runPart("broadcast", s.broadcast.Run)
-	s.log.Info("gateway serving", "addr", ln.Addr().String(), "channels", channels,
-		"embedded_redis", s.conn.Embedded, "staff_api", s.cfg.AdminToken != "")
-	if len(channels) == 0 {
-		s.log.Info("no channel configured: set TELEGRAM_TOKEN, KANNEL_* and/or TWILIO_* (try `gateway chat` meanwhile)")
+	runPart("webchat", s.web.Run)
+	channels = append(channels, "web")
+	s.logServing(ln, channels)
+	if len(channels) == 1 {
+		s.log.Info("only the web chat is on: set TELEGRAM_TOKEN, ZALO_*, KANNEL_* and/or TWILIO_* for Telegram, Zalo and SMS (try `gateway chat` meanwhile)")
 	}
 
 	errc := make(chan error, 1)

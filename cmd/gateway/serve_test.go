@@ -63,9 +63,16 @@ func TestServeWithNoConfiguration(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
-	// The staff API is off without ADMIN_TOKEN.
-	if code, _ := get("/api/broadcasts/x"); code != http.StatusNotFound {
-		t.Errorf("staff API without ADMIN_TOKEN: %d, want 404", code)
+	// Without ADMIN_TOKEN the staff API takes console sessions only.
+	if code, _ := get("/api/broadcasts/x"); code != http.StatusUnauthorized {
+		t.Errorf("staff API without a session or ADMIN_TOKEN: %d, want 401", code)
+	}
+	// The web chat and the console are there with no configuration.
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "webchat.js") {
+		t.Errorf("/ = %d", code)
+	}
+	if code, body := get("/console/login"); code != 200 || !strings.Contains(body, `name="password"`) {
+		t.Errorf("/console/login = %d", code)
 	}
 
 	start := time.Now()
