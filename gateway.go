@@ -79,6 +79,9 @@ type Reply struct {
 	// Lang is the language the core answered in ("vi", "en"), for the texts a channel adds
 	// around the answer (a button label, a keyboard hint).
 	Lang string
+	// Whole asks a channel with a length limit to deliver all of the text, split over several
+	// messages where needed, rather than shorten it to one (a staff answer to a case).
+	Whole bool
 }
 
 // Choice is one option offered with a reply.

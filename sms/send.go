@@ -62,6 +62,9 @@ func (c *Channel) Send(ctx context.Context, m gateway.Outbound) error {
 // returns its MessageSid without sending again, and sending a key whose earlier send ended
 // Unknown returns Unknown "in_doubt" again rather than risk a second SMS.
 func (c *Channel) SendMessage(ctx context.Context, m gateway.Outbound) (string, error) {
+	if m.Reply.Whole {
+		return c.sendParts(ctx, m)
+	}
 	sid, err := c.send(ctx, m)
 	intent := labelOr(m.Reply.Intent, "outbound")
 	if se := gateway.SendErrorOf(err); se != nil {
