@@ -150,6 +150,7 @@ type Service struct {
 
 	schedules Schedules
 	changes   Changes
+	counts    Counter
 	now       func() time.Time
 
 	mu    sync.Mutex
@@ -207,6 +208,25 @@ func (s *Service) WithReminders(src Schedules) *Service { s.schedules = src; ret
 // WithNotifier makes Run send status-change notifications read from ChangesStream. Call before
 // Run.
 func (s *Service) WithNotifier(src Changes) *Service { s.changes = src; return s }
+
+// Counter keeps the anonymous supervision figures (package stats).
+type Counter interface {
+	Add(ctx context.Context, metric, commune string, n int64)
+}
+
+// WithCounter counts broadcasts created and every delivery by kind and outcome
+// ("deliveries:broadcast:sent", ...), in total (not per commune). Call before Run.
+func (s *Service) WithCounter(c Counter) *Service { s.counts = c; return s }
+
+func (s *Service) countDelivery(ctx context.Context, kind, mark string) {
+	if s.counts == nil || kind == "" {
+		return
+	}
+	outcome := map[string]string{"s": "sent", "f": "failed", "k": "skipped"}[mark]
+	if outcome != "" {
+		s.counts.Add(ctx, "deliveries:"+kind+":"+outcome, "", 1)
+	}
+}
 
 // channels lists the channels with a sender, in a fixed order.
 func (s *Service) channels() []gateway.Channel {
