@@ -170,3 +170,21 @@ const (
 	MetricTimeToClose   = "case_time_to_close"   // duration
 	MetricCitizenMsgs   = "case_citizen_message" // messages a citizen added to a case
 )
+
+// WithOutbox sets the outbox (the gateway builds it after the service). Call before use.
+func (s *Service) WithOutbox(out Outbox) *Service { s.out = out; return s }
+
+// Counts are the figures staff's /stats shows: cases not closed, and those overdue.
+func (s *Service) Counts(ctx context.Context) (map[string]int64, error) {
+	pipe := s.rdb.Pipeline()
+	open := pipe.ZCard(ctx, s.indexKey("s", string(Open)))
+	assigned := pipe.ZCard(ctx, s.indexKey("s", string(Assigned)))
+	answered := pipe.ZCard(ctx, s.indexKey("s", string(Answered)))
+	overdue := pipe.ZCount(ctx, s.dueKey(), "-inf", itoa(ms(s.now())))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return map[string]int64{
+		"cases_waiting": open.Val() + assigned.Val(), "cases_answered": answered.Val(), "cases_overdue": overdue.Val(),
+	}, nil
+}

@@ -44,6 +44,8 @@ func commands() []command {
 		{"nlu", "nlu classify | nlu eval FILE", "classify messages from stdin, or measure accuracy on a labelled JSONL file", cmdNLU},
 		{"demo", "demo generate --applications N [--out DIR]", "write synthetic applications and schedules (CSV) for trials and benchmarks", cmdDemo},
 		{"broadcast", "broadcast report ID", "print the delivery report of a broadcast", cmdBroadcast},
+		{"cases", "cases export [--from DATE] [--to DATE] FILE|-", "write the cases opened in a period, with their timelines, as JSONL (for archiving)", cmdCases},
+		{"stats", "stats [--from DATE] [--to DATE] [--json]", "print the supervision figures per commune and in total (default: the last 30 days)", cmdStats},
 		{"help", "help [config]", "list the subcommands, or the configuration variables", nil},
 	}
 }
