@@ -140,6 +140,9 @@ func (e *Engine) casesFirst(ctx context.Context, t *turn) (bool, error) {
 	if in.Intent != "" || strings.HasPrefix(in.Text, "/") {
 		return false, nil // an SMS keyword (KN, PA included) goes through route; commands through command
 	}
+	if endWords[key] && !isCaseFlow(t.st.Flow) {
+		return true, e.leaveHandoff(ctx, t) // "kết thúc" with no hand-off: the bot is answering already
+	}
 	words := strings.Fields(key)
 	if len(words) > 0 && words[0] == "kn" {
 		// "KN <what happened>" on a channel without the SMS grammar.
@@ -664,6 +667,9 @@ func (e *Engine) noteVerified(t *turn, code string) {
 func (e *Engine) countTurn(ctx context.Context, t *turn, intent string) {
 	if e.x.stats != nil {
 		e.x.stats.Add(ctx, "q:"+intent, t.st.Commune, 1)
+		if intent == "unsubscribe" {
+			e.x.stats.Add(ctx, "optouts:unsubscribed", t.st.Commune, 1)
+		}
 	}
 }
 

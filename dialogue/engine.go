@@ -527,7 +527,7 @@ func (e *Engine) status(ctx context.Context, t *turn, code, last4 string) error 
 	case err != nil:
 		return err
 	}
-	e.countStatus(ctx, t, "verified") // cases: counts
+	defer e.countStatus(ctx, t, "verified") // cases: counts (for the application's commune)
 	return e.answerApplications(ctx, t, []lookup.Application{*app})
 }
 
@@ -584,7 +584,7 @@ func (e *Engine) contact(ctx context.Context, t *turn) error {
 		return nil
 	}
 	t.setFlow(flowNone)
-	e.countStatus(ctx, t, "verified") // cases: counts
+	defer e.countStatus(ctx, t, "verified") // cases: counts (for the application's commune)
 	return e.answerApplications(ctx, t, apps)
 }
 
