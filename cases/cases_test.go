@@ -3,6 +3,7 @@ package cases_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/socialaid-vn/gateway/cases"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/internal/logtest"
 	"github.com/socialaid-vn/gateway/knowledge"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
 )
@@ -728,6 +730,38 @@ func TestRetentionDeletesCasesAndKeepsNothingElse(t *testing.T) {
 	for _, idx := range []string{"all", "s:closed", "k:complaint", "purge", "due", "alarm", "a:sms:+84900000001"} {
 		if _, err := f.rdb.ZScore(ctx, "cases:{cases}:"+idx, old.Code).Result(); err != redis.Nil {
 			t.Errorf("the deleted case is still in %s", idx)
+		}
+	}
+}
+
+// Case texts and addresses are personal data: whatever happens to a case, the logs carry codes,
+// kinds and states only.
+func TestLogsCarryNoTextsOrAddresses(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, at(2026, 3, 2, 9, 0))
+	logs := &logtest.Buffer{}
+	svc := cases.New(f.rdb, shared.kb, shared.cat, f.out, f.count, cases.Config{Now: f.clock.Now, Staff: staff},
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	c, err := svc.OpenForCitizen(ctx, cases.NewCase{Kind: cases.Handoff, Channel: gateway.SMS, Address: "+84911112222", Commune: "Vũ Phúc", Text: "Bà Nguyễn Thị Thử chưa nhận tiền", Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.AddMessage(ctx, gateway.SMS, "+84911112222", c.Code, "số nhà 12 ngõ 3")
+	svc.Reply(ctx, cases.Admin, c.Code, "Cán bộ Lan sẽ gọi lại")
+	svc.Note(ctx, cases.Admin, c.Code, "đã gọi 0911112222")
+	svc.Assign(ctx, cases.Admin, c.Code, "telegram:101")
+	f.out.set("pa-"+c.Code+"-3", cases.Delivery{State: cases.DeliveryUndeliverable, Reason: "opted_out"})
+	svc.CollectDeliveries(ctx)
+	f.clock.Set(at(2026, 3, 20, 9, 0))
+	svc.RemindOverdue(ctx)
+	svc.Close(ctx, cases.Admin, c.Code, "Đã chi trả cho bà Thử")
+	out := logs.String()
+	if !strings.Contains(out, c.Code) {
+		t.Fatalf("the logs do not even name the case:\n%s", out)
+	}
+	for _, secret := range []string{"+84911112222", "84911112222", "0911112222", "Nguyễn", "Thử", "số nhà", "Lan sẽ", "chưa nhận"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the logs show %q:\n%s", secret, out)
 		}
 	}
 }

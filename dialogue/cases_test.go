@@ -313,3 +313,40 @@ func TestCaseRepliesHaveTheirTexts(t *testing.T) {
 		}
 	}
 }
+
+// Bad input in a conversation is cut and cleaned, never refused and never a panic: an empty KN
+// asks what happened, a 20,000-character or invalid UTF-8 one opens a case with the clean text.
+func TestComplaintTextsAreCleaned(t *testing.T) {
+	ctx := context.Background()
+	f := newCaseFixture(t, officeHours)
+	_, text := f.sms(t, "+84900000041", "KN", "complaint", map[string]string{"text": ""})
+	mustContain(t, "empty KN", text, "việc gì")
+	huge := "tiền tháng 11 " + strings.Repeat("chưa nhận được ", 1500)
+	_, text = f.sms(t, "+84900000042", "KN "+huge, "complaint", map[string]string{"text": huge})
+	c, err := f.cases.Get(ctx, cases.Admin, codeIn(t, text))
+	if err != nil || len([]rune(c.Text)) > cases.MaxCaseText || !strings.HasPrefix(c.Text, "tiền tháng 11") {
+		t.Errorf("huge complaint: %d characters, %v", len([]rune(c.Text)), err)
+	}
+	_, text = f.say(t, gateway.Telegram, "8001", "KN tiền \xff\xfe tháng 11 chưa nhận")
+	c, err = f.cases.Get(ctx, cases.Admin, codeIn(t, text))
+	if err != nil || !strings.Contains(c.Text, "tháng 11 chưa nhận") || !utf8ValidString(c.Text) {
+		t.Errorf("invalid UTF-8 complaint: %q %v", c.Text, err)
+	}
+	// In a hand-off, an oversized message goes in cut, not lost.
+	f.say(t, gateway.Telegram, "8002", "/handoff")
+	f.say(t, gateway.Telegram, "8002", "/case skip")
+	f.say(t, gateway.Telegram, "8002", strings.Repeat("rất dài ", 4000))
+	code, _ := f.cases.Live(ctx, gateway.Telegram, "8002")
+	c, _ = f.cases.Get(ctx, cases.Admin, code)
+	if last := c.Timeline[len(c.Timeline)-1]; last.Type != cases.EventMessage || len([]rune(last.Text)) > cases.MaxText || !strings.HasPrefix(last.Text, "rất dài") {
+		t.Errorf("oversized hand-off message: %d characters", len([]rune(last.Text)))
+	}
+	// /bot ends a hand-off like "kết thúc".
+	_, text = f.say(t, gateway.Telegram, "8002", "/bot")
+	mustContain(t, "/bot", text, "tự động tiếp tục", code)
+	if live, _ := f.cases.Live(ctx, gateway.Telegram, "8002"); live != "" {
+		t.Errorf("still live after /bot")
+	}
+}
+
+func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "") == s }
