@@ -30,7 +30,10 @@ func TestOnRedisCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := []func() error{
-		func() error { _, err := svc.AddMessage(ctx, gateway.SMS, "+84900000001", c.Code, "chưa nhận tiền"); return err },
+		func() error {
+			_, err := svc.AddMessage(ctx, gateway.SMS, "+84900000001", c.Code, "chưa nhận tiền")
+			return err
+		},
 		func() error { _, err := svc.Note(ctx, cases.Admin, c.Code, "gọi lại"); return err },
 		func() error { _, err := svc.Assign(ctx, cases.Admin, c.Code, "telegram:101"); return err },
 		func() error { _, err := svc.Reply(ctx, cases.Admin, c.Code, "Dạ, cán bộ đây ạ."); return err },
