@@ -765,3 +765,62 @@ func TestLogsCarryNoTextsOrAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Staff on Telegram: the commands, and a reply to a case's message answering the citizen.
+func TestTelegramStaffCommands(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, at(2026, 3, 2, 9, 0))
+	c := f.complaint(t, "Vũ Phúc", "+84900000001", "chưa nhận tiền tháng 2")
+	kx := f.complaint(t, "Kiến Xương", "+84900000002", "nhận thiếu")
+	say := func(uid int64, args string) string {
+		t.Helper()
+		rs, err := f.svc.TelegramCommand(ctx, uid, args)
+		if err != nil || len(rs) == 0 {
+			t.Fatalf("%q: %v %v", args, rs, err)
+		}
+		return rs[0].Text
+	}
+	if got := say(101, ""); !strings.Contains(got, c.Code) || strings.Contains(got, kx.Code) {
+		t.Errorf("/cases for Vũ Phúc's staff:\n%s", got)
+	}
+	if got := say(101, "show "+kx.Code); !strings.Contains(got, "Không có phản ánh") {
+		t.Errorf("another commune's case shown:\n%s", got)
+	}
+	if got := say(101, "take "+c.Code); !strings.Contains(got, "nhận xử lý") {
+		t.Errorf("take: %s", got)
+	}
+	rs, handled, err := f.svc.TelegramReply(ctx, 101, "📋 "+c.Code+" — khiếu nại\nXã/phường: Vũ Phúc", "Dạ, xã sẽ chi bù ạ.")
+	if err != nil || !handled || !strings.Contains(rs[0].Text, "Đã gửi trả lời") {
+		t.Fatalf("reply to the case's message: %v %v %v", rs, handled, err)
+	}
+	if out := f.out.get("pa-" + c.Code + "-3"); !strings.Contains(out.Reply.Text, "chi bù") || out.To != "+84900000001" {
+		t.Errorf("the answer queued: %+v", out)
+	}
+	if _, handled, _ := f.svc.TelegramReply(ctx, 101, "Xin chào", "cảm ơn"); handled {
+		t.Error("a reply to a message naming no case was taken as an answer")
+	}
+	if rs, handled, _ := f.svc.TelegramReply(ctx, 900, "• "+c.Code+"\n• "+kx.Code, "trả lời"); !handled || !strings.Contains(rs[0].Text, "nhiều phản ánh") {
+		t.Errorf("a reply to a list: %v %v", rs, handled)
+	}
+	if got := say(101, "note "+c.Code+" đã gọi điện"); !strings.Contains(got, "ghi chú") {
+		t.Errorf("note: %s", got)
+	}
+	if got := say(101, "close "+c.Code+" Đã chi bù ngày 10/3"); !strings.Contains(got, "Đã đóng") {
+		t.Errorf("close: %s", got)
+	}
+	if got := say(101, "close "+c.Code); !strings.Contains(got, "Không làm được") || !strings.Contains(got, "đã đóng") {
+		t.Errorf("close twice: %s", got)
+	}
+	if got := say(101, "reply "+c.Code+" "); !strings.Contains(got, "Chưa có nội dung") {
+		t.Errorf("an empty reply: %s", got)
+	}
+	if got := say(101, "reopen "+c.Code); !strings.Contains(got, "Đã mở lại") {
+		t.Errorf("reopen: %s", got)
+	}
+	if got := say(555, "list"); !strings.Contains(got, "chỉ dành cho cán bộ") {
+		t.Errorf("not staff: %s", got)
+	}
+	if got := say(101, "frobnicate"); !strings.Contains(got, "/case show") {
+		t.Errorf("help: %s", got)
+	}
+}

@@ -198,6 +198,10 @@ func (s *Service) TelegramCommand(ctx context.Context, userID int64, args string
 		return one(s.st("not_found", "code", code)), nil
 	case errors.Is(err, ErrConflict):
 		return one(s.st("conflict", "code", code, "status", s.statusLabel(ctx, code))), nil
+	case errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), "is empty"):
+		return one(s.st("invalid_empty", "code", code)), nil
+	case errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), "at most"):
+		return one(s.st("invalid_long", "max", strconv.Itoa(MaxText))), nil
 	case errors.Is(err, ErrInvalid):
 		return one(s.st("invalid", "reason", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))), nil
 	case err != nil:
@@ -210,13 +214,22 @@ func (s *Service) TelegramCommand(ctx context.Context, userID int64, args string
 // message about a case (repliedTo is the text of that message, which names the code). handled is
 // false when repliedTo names no case: the bot then treats text as an ordinary message.
 func (s *Service) TelegramReply(ctx context.Context, userID int64, repliedTo, text string) ([]gateway.Reply, bool, error) {
-	code, ok := FindCode(repliedTo)
-	if !ok {
+	codes := map[string]bool{}
+	for _, m := range codeInText.FindAllString(repliedTo, -1) {
+		if c, ok := ParseCode(m); ok {
+			codes[c] = true
+		}
+	}
+	if len(codes) == 0 {
 		return nil, false, nil
 	}
 	if _, ok := s.staffPrincipal(userID); !ok {
 		return nil, false, nil
 	}
+	if len(codes) > 1 { // a list: which case is meant cannot be told
+		return []gateway.Reply{{Text: s.st("ambiguous"), Intent: "staff_case"}}, true, nil
+	}
+	code, _ := FindCode(repliedTo)
 	rs, err := s.TelegramCommand(ctx, userID, "reply "+code+" "+text)
 	return rs, true, err
 }
