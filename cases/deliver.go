@@ -28,8 +28,11 @@ func (s *Service) citizenMessage(c *Case, typ EventType, text string) gateway.Re
 		lang = i18n.Langs[0]
 	}
 	key := "cases.citizen.reply"
-	if typ == EventStatus {
+	switch {
+	case typ == EventStatus:
 		key = "cases.citizen.closed"
+	case c.Kind == Handoff || c.Kind == Callback:
+		key = "cases.citizen.reply_live" // a conversation with an officer
 	}
 	return gateway.Reply{
 		Text:   s.cat.T(lang, key+".text", "code", c.Code, "text", text),

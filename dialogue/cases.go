@@ -451,7 +451,7 @@ func (e *Engine) openComplaint(ctx context.Context, t *turn, kind cases.Kind, te
 	if commune != "" {
 		t.st.Commune = commune
 	}
-	who := commune
+	who := e.communeLabel(t.lang, commune)
 	if who == "" {
 		who = e.cat.T(t.lang, "cases.chat.complaint.commune_any")
 	}
@@ -507,7 +507,7 @@ func (e *Engine) openHandoff(ctx context.Context, t *turn, commune string) error
 	if commune != "" {
 		t.st.Commune = commune
 	}
-	who := commune
+	who := e.communeLabel(t.lang, commune)
 	if who == "" {
 		who = e.cat.T(t.lang, "cases.chat.handoff.unknown_commune")
 	}
@@ -644,6 +644,20 @@ func (e *Engine) askCaseCommune(t *turn, key string) gateway.Reply {
 	}
 	r.Choices = append(r.Choices, gateway.Choice{Label: e.cat.T(t.lang, "cases.chat.complaint.dont_know"), Payload: "/case skip"})
 	return r
+}
+
+// communeLabel names a commune with its kind, as people say it ("phường Vũ Phúc", "xã Kiến
+// Xương"); "" when unknown.
+func (e *Engine) communeLabel(lang, commune string) string {
+	c, ok := e.kb.Commune(commune)
+	if commune == "" || !ok {
+		return ""
+	}
+	key := "cases.chat.commune." + c.Kind
+	if !e.cat.Has(lang, key) {
+		return c.Name
+	}
+	return e.cat.T(lang, key, "name", c.Name)
 }
 
 // officePhone is the commune office's phone, or the general contact line.

@@ -208,7 +208,7 @@ func TestHandoff(t *testing.T) {
 	f.say(t, gateway.SMS, phone, "DK Vu Phuc")
 	_, text := f.sms(t, phone, "gặp cán bộ", "", nil)
 	code := codeIn(t, text)
-	mustContain(t, "hand-off", text, "đã báo cán bộ Vũ Phúc", "kết thúc", "0227 3000 101")
+	mustContain(t, "hand-off", text, "đã báo cán bộ phường Vũ Phúc", "kết thúc", "0227 3000 101")
 	c, _ := f.cases.Get(ctx, cases.Admin, code)
 	if c.Kind != cases.Handoff || !c.Live {
 		t.Fatalf("case %+v", c)
