@@ -102,7 +102,7 @@ const (
 var (
 	endWords      = map[string]bool{"ket thuc": true, "ketthuc": true, "ket thuc a": true, "ket thuc roi": true, "bot": true, "end": true, "quay lai tong dai": true, "thoat": true}
 	sendWords     = map[string]bool{"gui": true, "gui di": true, "gui phan anh": true, "xong": true, "du roi": true, "du": true, "send": true, "done": true, "ok gui": true, "gui a": true, "gui nhe": true, "send it": true}
-	cancelWords   = map[string]bool{"thoi": true, "thoi khong gui": true, "khong gui": true, "khong can": true, "thoi khong can": true, "cancel": true, "huy bo": true, "dung lai": true}
+	cancelWords   = map[string]bool{"huy": true, "thoi": true, "thoi khong gui": true, "khong gui": true, "khong can": true, "thoi khong can": true, "cancel": true, "huy bo": true, "dung lai": true}
 	dontKnowWords = map[string]bool{"khong ro": true, "khong biet": true, "khongro": true, "toi khong ro": true, "toi khong biet": true, "chua ro": true, "dont know": true, "don t know": true, "i don t know": true, "unknown": true, "bo qua": true, "skip": true}
 )
 
