@@ -808,8 +808,18 @@ func TestTelegramStaffCommands(t *testing.T) {
 	if got := say(101, "close "+c.Code+" Đã chi bù ngày 10/3"); !strings.Contains(got, "Đã đóng") {
 		t.Errorf("close: %s", got)
 	}
-	if got := say(101, "close "+c.Code); !strings.Contains(got, "Không làm được") || !strings.Contains(got, "đã đóng") {
+	if got := say(101, "closenow "+c.Code); !strings.Contains(got, "Không làm được") || !strings.Contains(got, "đã đóng") {
 		t.Errorf("close twice: %s", got)
+	}
+	if got := say(101, "close "+kx.Code); !strings.Contains(got, "Không có phản ánh") {
+		t.Errorf("closing another commune's case: %s", got)
+	}
+	rs, _ = f.svc.TelegramCommand(ctx, 102, "close "+kx.Code)
+	if !strings.Contains(rs[0].Text, "mà không gửi kết quả") || rs[0].Choices[0].Payload != "/case closenow "+kx.Code {
+		t.Errorf("the close button asks to confirm: %+v", rs[0])
+	}
+	if got, _ := f.svc.Get(ctx, cases.Admin, kx.Code); got.Status == cases.Closed {
+		t.Error("closed without confirmation")
 	}
 	if got := say(101, "reply "+c.Code+" "); !strings.Contains(got, "Chưa có nội dung") {
 		t.Errorf("an empty reply: %s", got)

@@ -143,7 +143,8 @@ func (s *Service) tellAuthorUndelivered(ctx context.Context, c *Case, n int, d D
 //	/case take CODE              assign it to me
 //	/case reply CODE TEXT        answer the citizen (or reply to the case's message)
 //	/case note CODE TEXT         an internal note
-//	/case close CODE [TEXT]      close it, TEXT being the resolution sent to the citizen
+//	/case close CODE TEXT        close it, TEXT being the outcome sent to the citizen; without
+//	                             TEXT (the button) it asks to confirm: /case closenow CODE
 //	/case reopen CODE
 func (s *Service) TelegramCommand(ctx context.Context, userID int64, args string) ([]gateway.Reply, error) {
 	p, ok := s.staffPrincipal(userID)
@@ -185,7 +186,19 @@ func (s *Service) TelegramCommand(ctx context.Context, userID int64, args string
 		_, err = s.Note(ctx, p, code, text)
 		msg = s.st("noted", "code", code)
 	case "close":
+		if strings.TrimSpace(text) == "" {
+			// A button: confirm first, and say how to send the outcome to the citizen.
+			if _, err := s.target(ctx, p, code); errors.Is(err, ErrNotFound) {
+				return one(s.st("not_found", "code", code)), nil
+			}
+			return one(s.st("close_confirm", "code", code),
+				gateway.Choice{Label: s.st("close_now"), Payload: "/case closenow " + code},
+				gateway.Choice{Label: s.st("show"), Payload: "/case show " + code}), nil
+		}
 		_, err = s.Close(ctx, p, code, text)
+		msg = s.st("closed", "code", code)
+	case "closenow":
+		_, err = s.Close(ctx, p, code, "")
 		msg = s.st("closed", "code", code)
 	case "reopen":
 		_, err = s.Reopen(ctx, p, code)
