@@ -197,14 +197,8 @@ func (e *Engine) routeCase(ctx context.Context, t *turn, r nlu.Result) (bool, er
 	case "contact_staff":
 		t.intent = "contact_staff"
 		if asksForNumber(r.Text) {
-			// "cho xin số điện thoại": the contact answer, with the offer of an officer.
-			if err := e.policy(t, "contact_staff", withCommune(ent, e.communeFor(ctx, t, ent))); err != nil {
-				return true, err
-			}
-			if n := len(t.replies); n > 0 {
-				t.replies[n-1].Choices = append(t.replies[n-1].Choices, gateway.Choice{Label: e.cat.T(t.lang, "cases.chat.handoff.offer"), Payload: "/handoff"})
-			}
-			return true, nil
+			// "cho xin số điện thoại": a number, not a person — the engine's contact answer.
+			return false, nil
 		}
 		return true, e.askOfficer(ctx, t, ent, r.Text)
 	}
