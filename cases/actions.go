@@ -215,5 +215,5 @@ func statusIf(old, new Status) Status {
 	return new
 }
 
-// labelOf is the citizen-facing name of an address's channel, for logs.
+// maskedAddress is the citizen's address for lists and staff messages ("+849*******01").
 func maskedAddress(c *Case) string { return gateway.Mask(c.Address) }

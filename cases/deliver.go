@@ -142,7 +142,7 @@ func (s *Service) CollectDeliveries(ctx context.Context) (int, error) {
 
 // requeue queues event n of a case again, from what the timeline holds.
 func (s *Service) requeue(ctx context.Context, code string, n int) {
-	c, h, err := s.load(ctx, code)
+	c, _, err := s.load(ctx, code)
 	if err != nil {
 		return
 	}
@@ -159,7 +159,6 @@ func (s *Service) requeue(ctx context.Context, code string, n int) {
 		s.record(ctx, code, n, Delivery{State: DeliveryFailed, Reason: "unreadable", At: s.now()})
 		return
 	}
-	_ = h
 	s.log.Info("case delivery queued again", "code", code, "n", n)
 	s.deliver(ctx, c, n, e.Type, e.Text)
 }

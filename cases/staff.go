@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway"
-	"github.com/socialaid-vn/gateway/i18n"
 )
 
 // Staff are told through the same outbox as citizens: of each new case in their communes (with
@@ -347,12 +346,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// langOr is lang if supported, else the default.
-func langOr(lang string) string {
-	if l := i18n.Lang(lang); l != "" {
-		return l
-	}
-	return i18n.Langs[0]
 }
