@@ -120,6 +120,15 @@ func TestStaffAPI(t *testing.T) {
 		t.Errorf("%d events after the refused requests, want 6", n)
 	}
 
+	// With the clock past the resolution deadline (16 March), the case is listed as overdue.
+	if _, pg := api(t, h, tok, "GET", "/api/cases?overdue=true", ""); len(pg["cases"].([]any)) != 0 {
+		t.Errorf("overdue before its deadline: %v", pg)
+	}
+	f.clock.Set(at(2026, 3, 17, 8, 0))
+	if _, pg := api(t, h, tok, "GET", "/api/cases?overdue=true", ""); len(pg["cases"].([]any)) != 1 || pg["cases"].([]any)[0].(map[string]any)["overdue"] != true {
+		t.Errorf("overdue list: %v", pg)
+	}
+
 	// Unknown codes in every endpoint: 404.
 	for _, path := range []string{"/api/cases/PA-2026-999999", "/api/cases/garbage"} {
 		if code, _ := api(t, h, tok, "GET", path, ""); code != http.StatusNotFound {
