@@ -185,7 +185,14 @@ func NewCluster(tb testing.TB) redis.UniversalClient {
 	node := redis.NewClient(&redis.Options{Addr: addr})
 	defer node.Close()
 	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		tb.Fatalf("redistest: assign slots: %v", err)
+		// Redis before 7.0 has no ADDSLOTSRANGE: name every slot.
+		args := []any{"CLUSTER", "ADDSLOTS"}
+		for i := 0; i < 16384; i++ {
+			args = append(args, i)
+		}
+		if err2 := node.Do(ctx, args...).Err(); err2 != nil {
+			tb.Fatalf("redistest: assign slots: %v; %v", err, err2)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
