@@ -88,6 +88,9 @@ type Reply struct {
 	// (Zalo ZNS) fill the template with: {"code", "status"} for a status change, {"commune",
 	// "date", "time", "place"} for a payment reminder. Nil for ordinary answers.
 	Params map[string]string `json:",omitempty"`
+	// Whole asks a channel with a length limit to deliver all of the text, split over several
+	// messages where needed, rather than shorten it to one (a staff answer to a case).
+	Whole bool
 }
 
 // Choice is one option offered with a reply.

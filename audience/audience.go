@@ -65,7 +65,17 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string // "aud:{aud}:"
 	batch  int
+	counts Counter
 }
+
+// Counter keeps the anonymous supervision figures (package stats).
+type Counter interface {
+	Add(ctx context.Context, metric, commune string, n int64)
+}
+
+// WithCounter counts every new stop (blocked, opted out) under "optouts:<reason>", by the
+// subscriber's commune.
+func (s *Store) WithCounter(c Counter) *Store { s.counts = c; return s }
 
 // New returns a store on rdb. Keys start with "aud:{aud}:".
 func New(rdb redis.UniversalClient) *Store {
@@ -223,7 +233,13 @@ func (s *Store) Stop(ctx context.Context, ch gateway.Channel, id, reason string)
 	if r != nil {
 		sub = r.sub
 	}
-	return s.write(ctx, ch, id, stateStopped, reason, sub.Commune, sub.Lang, sub.Category, sub.Since, "no")
+	if err := s.write(ctx, ch, id, stateStopped, reason, sub.Commune, sub.Lang, sub.Category, sub.Since, "no"); err != nil {
+		return err
+	}
+	if s.counts != nil && (r == nil || r.state != stateStopped) {
+		s.counts.Add(ctx, "optouts:"+reason, sub.Commune, 1) // a new stop, counted once
+	}
+	return nil
 }
 
 // Resume lifts a stop mark (the person wrote to the bot again, or sent START by SMS). It does

@@ -79,6 +79,11 @@ type Stats interface {
 	Counts(ctx context.Context) (map[string]int64, error)
 }
 
+// StaffReply answers a staff member's reply (Telegram's reply_to_message) to one of the bot's
+// messages: repliedTo is the text of the message replied to, text the reply. handled=false means
+// the reply is not about anything the hook knows (the bot then treats it as a message).
+type StaffReply func(ctx context.Context, userID int64, repliedTo, text string) (replies []gateway.Reply, handled bool, err error)
+
 // StaffCommand runs a staff-only command. userID is the staff member's Telegram id (already
 // checked against Config.StaffIDs); args is the text after the command. The replies are sent to
 // the staff member.
@@ -97,9 +102,10 @@ type Bot struct {
 	doer  httpDoer
 	staff map[int64]bool
 
-	mu       sync.RWMutex
-	staffCmd map[string]StaffCommand
-	stats    Stats
+	mu         sync.RWMutex
+	staffCmd   map[string]StaffCommand
+	staffReply StaffReply
+	stats      Stats
 
 	username atomic.Value // string: the bot's @username once getMe answered
 
@@ -222,6 +228,14 @@ func (b *Bot) SetStaffCommand(name string, fn StaffCommand) {
 	b.staffCmd[name] = fn
 }
 
+// SetStaffReply makes a staff member's reply to a bot message go to fn (cases: replying to a
+// case's message answers the citizen).
+func (b *Bot) SetStaffReply(fn StaffReply) {
+	b.mu.Lock()
+	b.staffReply = fn
+	b.mu.Unlock()
+}
+
 // SetStats adds figures from other packages to /stats.
 func (b *Bot) SetStats(s Stats) {
 	b.mu.Lock()
@@ -305,7 +319,7 @@ func (b *Bot) setupWebhook(ctx context.Context) error {
 }
 
 // commandOrder is the order of the command menu.
-var commandOrder = []string{"start", "menu", "help", "lang", "status", "subscribe", "stop"}
+var commandOrder = []string{"start", "menu", "help", "lang", "status", "complaint", "subscribe", "stop"}
 
 // RegisterCommands sets the command menu (setMyCommands) for Vietnamese and English clients and
 // the default (DefaultLang), plus, for each staff member's private chat, the staff commands.
@@ -333,7 +347,7 @@ func (b *Bot) RegisterCommands(ctx context.Context) error {
 	}
 	b.mu.RLock()
 	staffNames := append([]string(nil), commandOrder...)
-	for _, n := range []string{"stats", "broadcast"} {
+	for _, n := range []string{"stats", "broadcast", "cases", "case"} {
 		if _, ok := b.staffCmd[n]; ok {
 			staffNames = append(staffNames, n)
 		}

@@ -595,3 +595,52 @@ func TestNewValidates(t *testing.T) {
 		t.Error("New without dependencies accepted")
 	}
 }
+
+// A staff member's button press runs the staff command (taking a case, confirming a broadcast);
+// the same button pressed by someone else goes to the core. A staff reply to one of the bot's
+// messages goes to the reply hook; when the hook does not know the message, it is a message.
+func TestStaffButtonsAndReplies(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://gw.example/telegram/webhook", "s" })
+	var ran []string
+	h.bot.SetStaffCommand("case", func(_ context.Context, uid int64, args string) ([]gateway.Reply, error) {
+		ran = append(ran, args)
+		return []gateway.Reply{{Text: "Bạn đã nhận xử lý PA-2026-000001."}}, nil
+	})
+	type reply struct {
+		uid             int64
+		repliedTo, text string
+	}
+	var replies []reply
+	h.bot.SetStaffReply(func(_ context.Context, uid int64, repliedTo, text string) ([]gateway.Reply, bool, error) {
+		if !strings.Contains(repliedTo, "PA-") {
+			return nil, false, nil
+		}
+		replies = append(replies, reply{uid, repliedTo, text})
+		return []gateway.Reply{{Text: "Đã gửi trả lời."}}, true, nil
+	})
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 777, "/case take PA-2026-000001"))
+	post(t, h, "s", bottest.CallbackUpdate(bottest.NextUpdateID(), 778, "/case take PA-2026-000001"))
+	if len(ran) != 1 || ran[0] != "take PA-2026-000001" {
+		t.Errorf("staff command ran with %q", ran)
+	}
+	if in := h.core.inbounds(); len(in) != 1 || in[0].SenderID != "778" {
+		t.Errorf("the non-staff press should reach the core: %+v", in)
+	}
+	if n := len(h.api.Calls("answerCallbackQuery")); n != 2 {
+		t.Errorf("%d callbacks answered, want 2", n)
+	}
+	post(t, h, "s", bottest.ReplyUpdate(bottest.NextUpdateID(), 777, "Dạ, xã sẽ chi bù ngày 10/3.", 5, "📋 PA-2026-000001 — khiếu nại"))
+	post(t, h, "s", bottest.ReplyUpdate(bottest.NextUpdateID(), 777, "cảm ơn", 6, "Xin chào Ông/Bà"))
+	post(t, h, "s", bottest.ReplyUpdate(bottest.NextUpdateID(), 778, "tôi trả lời", 7, "📋 PA-2026-000001"))
+	if len(replies) != 1 || replies[0].uid != 777 || replies[0].text != "Dạ, xã sẽ chi bù ngày 10/3." {
+		t.Errorf("replies %+v", replies)
+	}
+	in := h.core.inbounds()
+	if len(in) != 3 || in[1].Text != "cảm ơn" || in[2].Text != "tôi trả lời" {
+		t.Errorf("other replies should be ordinary messages: %+v", in)
+	}
+	last := h.api.Calls("sendMessage")
+	if got := last[len(last)-3].Params.Get("text"); got != "Đã gửi trả lời." {
+		t.Errorf("the staff member is answered: %q", got)
+	}
+}

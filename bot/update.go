@@ -146,6 +146,19 @@ func (b *Bot) onMessage(ctx context.Context, updateID int, m *tgbotapi.Message) 
 	switch {
 	case m.Contact != nil:
 		in.Contact = &gateway.Contact{Phone: m.Contact.PhoneNumber, Own: m.Contact.UserID != 0 && m.Contact.UserID == m.From.ID}
+	case m.ReplyToMessage != nil && text != "" && !m.IsCommand() && b.staff[m.From.ID] && b.replyHook() != nil &&
+		m.ReplyToMessage.From != nil && m.ReplyToMessage.From.IsBot:
+		// A staff member replying to one of the bot's messages (a case): the hook answers.
+		replies, handled, err := b.replyHook()(ctx, m.From.ID, m.ReplyToMessage.Text, text)
+		if handled || err != nil {
+			lang := b.langOf(ctx, m.From.ID, hint)
+			if err != nil {
+				b.log.Warn("telegram: staff reply failed", "staff", maskID(m.From.ID), "err", err)
+				replies = []gateway.Reply{{Text: b.cat.T(lang, "telegram.staff.failed", "error", err.Error())}}
+			}
+			b.reply(ctx, chatID, lang, replies, false)
+			return "staff_reply", nil
+		}
 	case m.IsCommand():
 		cmd := strings.ToLower(m.Command()) // Command drops a "@BotName" suffix
 		args := strings.TrimSpace(m.CommandArguments())
@@ -190,6 +203,14 @@ func (b *Bot) onCallback(ctx context.Context, updateID int, cq *tgbotapi.Callbac
 	if !ok || strings.TrimSpace(payload) == "" {
 		notice = b.cat.T(b.langOf(ctx, cq.From.ID, hint), "telegram.callback.expired")
 		payload = "/menu"
+	}
+	if strings.HasPrefix(payload, "/") {
+		name, args, _ := strings.Cut(payload[1:], " ")
+		if fn := b.staffCommand(cq.From.ID, strings.ToLower(name)); fn != nil {
+			// A staff button (take a case, confirm a broadcast): the staff command answers it.
+			b.answerCallback(ctx, cq.ID, notice)
+			return "staff_" + strings.ToLower(name), b.runStaff(ctx, chatID, cq.From.ID, hint, fn, strings.TrimSpace(args))
+		}
 	}
 	in := b.inbound(updateID, cq.From, hint)
 	in.Text = payload
@@ -379,4 +400,10 @@ func maskID(id int64) string {
 		return "****"
 	}
 	return s[:2] + strings.Repeat("*", len(s)-4) + s[len(s)-2:]
+}
+
+func (b *Bot) replyHook() StaffReply {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.staffReply
 }

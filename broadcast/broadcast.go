@@ -162,6 +162,7 @@ type Service struct {
 
 	schedules Schedules
 	changes   Changes
+	counts    Counter
 	now       func() time.Time
 
 	mu    sync.Mutex
@@ -222,6 +223,25 @@ func (s *Service) WithNotifier(src Changes) *Service { s.changes = src; return s
 
 // Channels lists the channels this gateway can send on (those with a sender), in a fixed order.
 func (s *Service) Channels() []gateway.Channel { return s.channels() }
+
+// Counter keeps the anonymous supervision figures (package stats).
+type Counter interface {
+	Add(ctx context.Context, metric, commune string, n int64)
+}
+
+// WithCounter counts broadcasts created and every delivery by kind and outcome
+// ("deliveries:broadcast:sent", ...), in total (not per commune). Call before Run.
+func (s *Service) WithCounter(c Counter) *Service { s.counts = c; return s }
+
+func (s *Service) countDelivery(ctx context.Context, kind, mark string) {
+	if s.counts == nil || kind == "" {
+		return
+	}
+	outcome := map[string]string{"s": "sent", "f": "failed", "k": "skipped"}[mark]
+	if outcome != "" {
+		s.counts.Add(ctx, "deliveries:"+kind+":"+outcome, "", 1)
+	}
+}
 
 // channels lists the channels with a sender, in a fixed order.
 func (s *Service) channels() []gateway.Channel {

@@ -22,6 +22,7 @@ const (
 	KindBroadcast    = "broadcast"
 	KindReminder     = "reminder"
 	KindNotification = "notification"
+	KindDirect       = "direct" // one message to one person, ahead of bulk (Direct: a staff answer)
 )
 
 // Statuses of a broadcast.
@@ -36,6 +37,7 @@ const (
 const (
 	checkSubscribed = "subscribed"  // still subscribed and not stopped (broadcasts, reminders)
 	checkNotStopped = "not_stopped" // not stopped (notifications to Telegram watchers)
+	checkStops      = "stops"       // only a stop (blocked, opted out) leaves out (Direct)
 )
 
 // checkDone marks a broadcast finished once its audience is fully queued and every queued
@@ -153,6 +155,9 @@ func (s *Service) Create(ctx context.Context, req Request) (*Preview, error) {
 		pv.Status = StatusScheduled
 	}
 	s.log.Info("broadcast created", "id", pv.ID, "recipients", pv.Recipients, "sms_segments", pv.SMSSegments, "status", pv.Status)
+	if s.counts != nil {
+		s.counts.Add(ctx, "broadcasts", "", 1)
+	}
 	return pv, nil
 }
 
@@ -184,7 +189,7 @@ func (s *Service) create(ctx context.Context, id, kind, lane, check string, p *p
 	if pv != nil {
 		fields = append(fields, "est", strconv.Itoa(pv.Recipients), "segments", strconv.Itoa(pv.SMSSegments))
 	}
-	if kind == KindNotification {
+	if kind == KindNotification || kind == KindDirect {
 		sendAt = -1
 	}
 	args := append([]any{id, sendAt, now.UnixMilli()}, fields...)
@@ -338,7 +343,7 @@ func (s *Service) expand(ctx context.Context, id string) error {
 	status, _ := h[0].(string)
 	raw, _ := h[1].(string)
 	lane, _ := h[2].(string)
-	if status == "" || h[3] == KindNotification {
+	if status == "" || h[3] == KindNotification || h[3] == KindDirect {
 		return nil // expired, unknown, or recipients queued directly: nothing to do
 	}
 	var f audience.Filter

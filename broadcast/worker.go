@@ -248,12 +248,14 @@ func (s *Service) process(ctx context.Context, ch gateway.Channel, stream string
 	if s.crashAfterClaim != nil && s.crashAfterClaim() {
 		return
 	}
+	kind := ""
 	finish := func(mark, counter string) {
 		if err := finishScript.Run(bg, s.rdb, keys, field, s.consumer, mark, counter, s.now().Unix(), ttl).Err(); err != nil {
 			s.log.Warn("broadcast finish", "id", id, "err", err)
 			return // the claim stays; after ClaimIdle it counts as interrupted and is resent
 		}
 		ack()
+		s.countDelivery(bg, kind, mark)
 	}
 	msg, err := s.message(bg, id)
 	if err != nil {
@@ -261,6 +263,7 @@ func (s *Service) process(ctx context.Context, ch gateway.Channel, stream string
 		finish("f", "f:no_message")
 		return
 	}
+	kind = msg.kind
 	if reason := s.leftOut(bg, msg.check, ch, to); reason != "" {
 		finish("k", "k:"+reason)
 		return
@@ -269,7 +272,8 @@ func (s *Service) process(ctx context.Context, ch gateway.Channel, stream string
 	if !ok {
 		reply = msg.msgs[i18n.Langs[0]]
 	}
-	out := gateway.Outbound{Channel: ch, To: to, Lang: lang, Reply: reply, Priority: false, Key: id + ":" + field}
+	// A direct message answers a person: it goes ahead of bulk traffic under the rate limits.
+	out := gateway.Outbound{Channel: ch, To: to, Lang: lang, Reply: reply, Priority: msg.kind == KindDirect, Key: id + ":" + field}
 	mark, counter := s.deliver(ctx, out)
 	if mark == "" {
 		if err := releaseScript.Run(bg, s.rdb, keys[1:], field, s.consumer).Err(); err != nil {
@@ -292,6 +296,9 @@ func (s *Service) leftOut(ctx context.Context, check string, ch gateway.Channel,
 	if err != nil {
 		s.log.Warn("broadcast audience check", "err", err)
 		return "" // the audience was checked when queued; Redis trouble should not lose the message
+	}
+	if check == checkStops && st == audience.ReasonUnsubscribed {
+		return "" // a direct answer needs no subscription, only no stop
 	}
 	if check == checkNotStopped && ch != gateway.SMS && st == audience.ReasonUnsubscribed {
 		// A Telegram watcher asked for this application's news; no subscription needed.

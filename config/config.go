@@ -30,6 +30,9 @@ type Config struct {
 	TelegramWebhookSecret string
 	TelegramMPS           int
 	StaffTelegramIDs      []int64
+	// StaffCommunes ties staff ids to communes (STAFF_TELEGRAM_IDS "123:Vũ Phúc|Trần Lãm");
+	// an id without communes is absent: it sees every commune.
+	StaffCommunes map[int64][]string
 
 	TwilioAccountSID          string
 	TwilioAuthToken           string
@@ -73,6 +76,10 @@ type Config struct {
 	SMSPriceVND        int
 	ConsoleSessionIdle time.Duration
 	ConsoleSessionMax  time.Duration
+
+	CaseFirstResponseDays int
+	CaseResolveDays       int
+	CaseRetentionDays     int
 }
 
 // Var documents one environment variable.
@@ -92,7 +99,7 @@ var Vars = []Var{
 	{"TELEGRAM_WEBHOOK_URL", "", "Public HTTPS URL Telegram posts updates to (ending in /telegram/webhook). Unset: long polling."},
 	{"TELEGRAM_WEBHOOK_SECRET", "(required with TELEGRAM_WEBHOOK_URL)", "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -."},
 	{"TELEGRAM_MPS", "30", "Telegram messages per second in total, shared by all replicas (1 per second per chat always applies)."},
-	{"STAFF_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of staff (may use /broadcast and /stats)."},
+	{"STAFF_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of staff (may use /broadcast, /stats, /cases). An id may be tied to communes, separated by |: 123:Vũ Phúc|Trần Lãm,456 — 123 hears of and handles the cases of those two communes, 456 of every commune."},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID (AC...). Unset: no Twilio transport (Twilio cannot receive SMS in Vietnam: use Kannel for the short code)."},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token: signs webhooks and authenticates REST calls."},
 	{"TWILIO_FROM", "", "Sender of outbound SMS through Twilio: a number in E.164 or a registered alphanumeric sender ID (or use TWILIO_MESSAGING_SERVICE_SID)."},
@@ -128,6 +135,9 @@ var Vars = []Var{
 	{"SMS_PRICE_VND", "800", "Estimated price of one SMS segment in VND, for the cost the console shows before sending (0 hides it). Set your contract's price."},
 	{"CONSOLE_SESSION_IDLE", "30m", "A console session unused this long ends (5m-24h)."},
 	{"CONSOLE_SESSION_MAX", "12h", "Every console session ends this long after sign-in, however active (1h-720h)."},
+	{"CASE_FIRST_RESPONSE_DAYS", "2", "Working days (weekends and knowledge/holidays.csv skipped) within which a complaint or request gets a first staff response (1-60)."},
+	{"CASE_RESOLVE_DAYS", "10", "Working days within which a case is to be settled (1-120, at least CASE_FIRST_RESPONSE_DAYS)."},
+	{"CASE_RETENTION_DAYS", "1095", "Days a case (its texts are personal data) is kept after its last activity, then deleted; the anonymous counts stay (30-3650)."},
 }
 
 // Load reads and validates the configuration through getenv (os.Getenv in main).
@@ -207,12 +217,29 @@ func Load(getenv func(string) string) (Config, error) {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
-		id, err := strconv.ParseInt(f, 10, 64)
+		f, communes, tied := strings.Cut(f, ":")
+		id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 		if err != nil || id <= 0 {
 			bad("STAFF_TELEGRAM_IDS", "%q is not a Telegram user id", f)
 			continue
 		}
 		c.StaffTelegramIDs = append(c.StaffTelegramIDs, id)
+		if tied {
+			var names []string
+			for _, n := range strings.Split(communes, "|") {
+				if n = strings.TrimSpace(n); n != "" {
+					names = append(names, n)
+				}
+			}
+			if len(names) == 0 {
+				bad("STAFF_TELEGRAM_IDS", "%d: no commune after the colon (write 123:Vũ Phúc|Trần Lãm, or just 123 for every commune)", id)
+				continue
+			}
+			if c.StaffCommunes == nil {
+				c.StaffCommunes = map[int64][]string{}
+			}
+			c.StaffCommunes[id] = names
+		}
 	}
 	if c.TwilioAccountSID != "" {
 		if !strings.HasPrefix(c.TwilioAccountSID, "AC") {
@@ -258,6 +285,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSMaxSegments = intVar(get, "SMS_MAX_SEGMENTS", 2, 1, 10, bad)
 	c.SMSMPS = intVar(get, "SMS_MPS", 10, 1, 10000, bad)
 	c.ReminderDaysBefore = intVar(get, "REMINDER_DAYS_BEFORE", 2, 0, 30, bad)
+	c.CaseFirstResponseDays = intVar(get, "CASE_FIRST_RESPONSE_DAYS", 2, 1, 60, bad)
+	c.CaseResolveDays = intVar(get, "CASE_RESOLVE_DAYS", 10, 1, 120, bad)
+	if c.CaseResolveDays < c.CaseFirstResponseDays {
+		bad("CASE_RESOLVE_DAYS", "%d is less than CASE_FIRST_RESPONSE_DAYS (%d)", c.CaseResolveDays, c.CaseFirstResponseDays)
+	}
+	c.CaseRetentionDays = intVar(get, "CASE_RETENTION_DAYS", 1095, 30, 3650, bad)
 	if v := get("SMS_UNICODE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -22,6 +22,25 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestStaffTiedToCommunes(t *testing.T) {
+	c, err := Load(env(map[string]string{"STAFF_TELEGRAM_IDS": " 123:Vũ Phúc| Trần Lãm , 456 ,789:Kiến Xương"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.StaffTelegramIDs) != 3 || c.StaffTelegramIDs[1] != 456 {
+		t.Errorf("ids %v", c.StaffTelegramIDs)
+	}
+	if got := c.StaffCommunes[123]; len(got) != 2 || got[0] != "Vũ Phúc" || got[1] != "Trần Lãm" {
+		t.Errorf("123: %q", got)
+	}
+	if _, ok := c.StaffCommunes[456]; ok || len(c.StaffCommunes[789]) != 1 {
+		t.Errorf("communes %v", c.StaffCommunes)
+	}
+	if c.CaseFirstResponseDays != 2 || c.CaseResolveDays != 10 || c.CaseRetentionDays != 1095 {
+		t.Errorf("case defaults %d %d %d", c.CaseFirstResponseDays, c.CaseResolveDays, c.CaseRetentionDays)
+	}
+}
+
 func TestErrorsNameTheVariable(t *testing.T) {
 	key := strings.Repeat("k", 32)
 	cases := []struct {
@@ -42,6 +61,11 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SMS_UNICODE": "maybe"}, "SMS_UNICODE"},
 		{map[string]string{"STATE_TTL": "5s"}, "STATE_TTL"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"STAFF_TELEGRAM_IDS": "12:"}, "STAFF_TELEGRAM_IDS"},
+		{map[string]string{"STAFF_TELEGRAM_IDS": "x:Vũ Phúc"}, "STAFF_TELEGRAM_IDS"},
+		{map[string]string{"CASE_FIRST_RESPONSE_DAYS": "0"}, "CASE_FIRST_RESPONSE_DAYS"},
+		{map[string]string{"CASE_RESOLVE_DAYS": "1", "CASE_FIRST_RESPONSE_DAYS": "3"}, "CASE_RESOLVE_DAYS"},
+		{map[string]string{"CASE_RETENTION_DAYS": "7"}, "CASE_RETENTION_DAYS"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.vars))

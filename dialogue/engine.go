@@ -80,6 +80,7 @@ type Engine struct {
 	cat  *i18n.Catalog
 	cfg  Config
 	log  *slog.Logger
+	x    extras // cases: complaints, hand-offs and counts (cases.go)
 }
 
 // New builds an engine. Every dependency is required.
@@ -124,6 +125,9 @@ type state struct {
 	// let "/subscribe" and "khi nào nhận tiền" answer without asking again.
 	Commune  string `json:"m,omitempty"`
 	Category string `json:"k,omitempty"`
+	// cases: the complaint being written, and an application verified in this conversation.
+	Draft    *caseDraft `json:"d,omitempty"`
+	Verified string     `json:"v,omitempty"`
 }
 
 // turn is one message being answered.
@@ -137,6 +141,7 @@ type turn struct {
 	// understood keeps a classification made while deciding whether a message leaves a flow,
 	// so the message is not classified twice.
 	understood *nlu.Result
+	silent     bool // cases: a message into a hand-off, deliberately not answered
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -168,7 +173,7 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		e.log.Error("conversation failed", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", t.intent, "err", err)
 		t.replies = []gateway.Reply{e.msg(t.lang, "core.error")}
 	}
-	if len(t.replies) == 0 {
+	if len(t.replies) == 0 && !t.silent {
 		t.replies = []gateway.Reply{e.notUnderstood(t)}
 	}
 	intent := t.intent
@@ -183,6 +188,7 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		metrics.MessagesOut.WithLabelValues(string(in.Channel), t.replies[i].Intent).Inc()
 	}
 	metrics.MessagesIn.WithLabelValues(string(in.Channel), intent).Inc()
+	e.countTurn(ctx, t, intent) // cases: the supervision figures
 	metrics.ReplyLatency.WithLabelValues(string(in.Channel)).Observe(time.Since(start).Seconds())
 	e.log.Debug("message", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", intent,
 		"replies", len(t.replies), "ms", time.Since(start).Milliseconds())
@@ -212,6 +218,10 @@ func (e *Engine) dispatch(ctx context.Context, t *turn) error {
 	in := t.in
 	if in.Contact != nil {
 		return e.contact(ctx, t)
+	}
+	// cases: a hand-off in progress takes the message; case codes and "KN ..." are answered.
+	if handled, err := e.casesFirst(ctx, t); handled || err != nil {
+		return err
 	}
 	if strings.HasPrefix(in.Text, "/") {
 		return e.command(ctx, t)
@@ -258,6 +268,10 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 	if t.st.Flow != flowNone {
 		t.setFlow(flowNone)
 	}
+	// cases: complaints open cases, contact_staff a hand-off.
+	if handled, err := e.routeCase(ctx, t, r); handled {
+		return err
+	}
 	switch r.Intent {
 	case "greeting":
 		t.reply(e.greeting(t.lang))
@@ -296,6 +310,9 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 // an answer to the pending question and should be understood as a new question.
 func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 	text := t.in.Text
+	if isCaseFlow(t.st.Flow) { // cases: the complaint and hand-off flows
+		return e.continueCase(ctx, t)
+	}
 	switch t.st.Flow {
 	case flowVerifyCode, flowVerifyLast4:
 		ent := e.nlu.Entities(text)
@@ -382,6 +399,9 @@ func (e *Engine) command(ctx context.Context, t *turn) error {
 	}
 	arg = strings.TrimSpace(arg)
 	t.intent = strings.TrimPrefix(name, "/")
+	if handled, err := e.caseCommand(ctx, t, name, arg); handled { // cases: /complaint, /case, /handoff, /bot
+		return err
+	}
 	if t.st.Flow != flowNone && name != "screen" {
 		t.setFlow(flowNone)
 	}
@@ -496,15 +516,18 @@ func (e *Engine) status(ctx context.Context, t *turn, code, last4 string) error 
 	var locked *lookup.LockedError
 	switch {
 	case errors.As(err, &locked):
+		e.countStatus(ctx, t, "locked") // cases: counts
 		hours := max(1, int(time.Until(locked.Until).Hours()+0.99))
 		t.reply(e.textShort(t.lang, "core.verify.locked", "core.verify.locked_short", "hours", fmt.Sprint(hours)))
 		return nil
 	case errors.Is(err, lookup.ErrNoMatch):
+		e.countStatus(ctx, t, "failed") // cases: counts
 		t.reply(e.textShort(t.lang, "core.verify.failed", "core.verify.failed_short"))
 		return nil
 	case err != nil:
 		return err
 	}
+	defer e.countStatus(ctx, t, "verified") // cases: counts (for the application's commune)
 	return e.answerApplications(ctx, t, []lookup.Application{*app})
 }
 
@@ -525,6 +548,7 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 		}
 		t.st.Commune, t.st.Category = app.Commune, app.Category
 		t.changed = true
+		e.noteVerified(t, app.Code) // cases: a complaint in this conversation carries it
 		r.Choices = append(r.Choices, gateway.Choice{Label: e.cat.T(t.lang, "core.subscribe.offer"), Payload: "/subscribe " + app.Commune, Keyword: "DK"})
 		t.reply(r)
 	}
@@ -546,6 +570,7 @@ func (e *Engine) contact(ctx context.Context, t *turn) error {
 	var locked *lookup.LockedError
 	switch {
 	case errors.As(err, &locked):
+		e.countStatus(ctx, t, "locked") // cases: counts
 		hours := max(1, int(time.Until(locked.Until).Hours()+0.99))
 		t.reply(e.textShort(t.lang, "core.verify.locked", "core.verify.locked_short", "hours", fmt.Sprint(hours)))
 		return nil
@@ -553,11 +578,13 @@ func (e *Engine) contact(ctx context.Context, t *turn) error {
 		return err
 	}
 	if len(apps) == 0 {
+		e.countStatus(ctx, t, "failed") // cases: counts
 		t.setFlow(flowVerifyCode)
 		t.reply(e.plain(t.lang, "core.verify.no_application_for_phone"))
 		return nil
 	}
 	t.setFlow(flowNone)
+	defer e.countStatus(ctx, t, "verified") // cases: counts (for the application's commune)
 	return e.answerApplications(ctx, t, apps)
 }
 

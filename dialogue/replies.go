@@ -33,7 +33,7 @@ func (e *Engine) menuChoices(lang string) []gateway.Choice {
 	if lang == "en" {
 		other = "vi"
 	}
-	return []gateway.Choice{
+	choices := []gateway.Choice{
 		item("eligibility", "/eligibility", ""),
 		item("amount", "/amount", ""),
 		item("payment", "/payment", "LICH"),
@@ -43,6 +43,11 @@ func (e *Engine) menuChoices(lang string) []gateway.Choice {
 		item("staff", "/staff", ""),
 		item("language", "/lang "+other, ""),
 	}
+	if e.x.cases != nil { // cases: "Gửi phản ánh", before "Gặp cán bộ"
+		c := gateway.Choice{Label: e.cat.T(lang, "cases.menu.complaint"), Payload: "/complaint", Keyword: "KN"}
+		choices = append(choices[:6], append([]gateway.Choice{c}, choices[6:]...)...)
+	}
+	return choices
 }
 
 func (e *Engine) withMenu(lang string, r gateway.Reply) gateway.Reply {

@@ -11,7 +11,8 @@
 //   - answers.toml: the answers, in Vietnamese and English, full and for SMS;
 //   - questions.toml: the eligibility screener's questions and how answers are read;
 //   - texts.toml: the pieces put around answers (source line, money, contact, verdict);
-//   - communes.csv: communes and wards with their office, address, phone and hours.
+//   - communes.csv: communes and wards with their office, address, phone and hours;
+//   - holidays.csv: public holidays and swapped days, for working-day deadlines and office hours.
 //
 // A Base is immutable once loaded and safe for concurrent use. The eligibility screener keeps its
 // state in a Screening, a plain JSON-serialisable value the conversation core stores between turns.
@@ -59,6 +60,10 @@ type Base struct {
 	communes  []Commune
 	hoursEn   []string // English hours, parallel to communes ("" = use Hours)
 	byKey     map[string]int
+	// The working calendar (calendar.go): holidays.csv by date, office hours per commune.
+	days        map[string]dayKind
+	weeks       []week // parallel to communes
+	defaultWeek week
 }
 
 // level is one line of levels.csv or social_pension.csv.
@@ -99,6 +104,7 @@ func Load(fsys fs.FS) (*Base, error) {
 	b := &Base{}
 	steps := []func(fs.FS) error{
 		b.loadSources, b.loadLevels, b.loadTexts, b.loadQuestions, b.loadGroups, b.loadCommunes, b.loadAnswers,
+		b.loadHolidays,
 	}
 	for _, step := range steps {
 		if err := step(fsys); err != nil {

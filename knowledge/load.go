@@ -449,6 +449,7 @@ func (b *Base) loadCommunes(fsys fs.FS) error {
 		return err
 	}
 	b.byKey = map[string]int{}
+	b.defaultWeek, _ = parseHours(defaultHours)
 	for _, r := range rows {
 		c := Commune{Name: r.get("name"), Kind: r.get("kind"), Province: r.get("province"), Office: r.get("office"),
 			Address: r.get("address"), Phone: r.get("phone"), Hours: r.get("hours")}
@@ -462,8 +463,13 @@ func (b *Base) loadCommunes(fsys fs.FS) error {
 		if prev, dup := b.byKey[k]; dup {
 			return lineError(file, r.line, "%s: the name is already used by %s", c.Name, b.communes[prev].Name)
 		}
+		w, err := parseHours(c.Hours)
+		if err != nil {
+			return lineError(file, r.line, "%s: %v", c.Name, err)
+		}
 		b.byKey[k] = len(b.communes)
 		b.communes = append(b.communes, c)
+		b.weeks = append(b.weeks, w)
 		b.hoursEn = append(b.hoursEn, r.get("hours_en"))
 	}
 	return nil

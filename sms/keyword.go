@@ -14,6 +14,7 @@ const (
 	IntentSubscribe   = "subscribe"
 	IntentUnsubscribe = "unsubscribe"
 	IntentHelp        = "help"
+	IntentComplaint   = "complaint" // KN (a new complaint) and PA (following one up)
 )
 
 // Entity keys ParseKeyword fills.
@@ -22,6 +23,11 @@ const (
 	EntityIDLast4         = "id_last4"
 	EntityCommune         = "commune"
 	EntityCategory        = "category"
+	// EntityText is what follows KN, as the person wrote it (possibly empty: the core asks).
+	EntityText = "text"
+	// EntityCaseCode is the case code after PA, upper-cased ("" for a bare PA: the core lists
+	// the sender's cases).
+	EntityCaseCode = "case_code"
 )
 
 // categories maps the HS keyword's category codes to the category entity.
@@ -55,6 +61,9 @@ var communePrefixes = map[string]bool{"xa": true, "x": true, "phuong": true, "p"
 //	                                           commune is free text ("dk nhan tien ko": "được")
 //	HUY | STOP [anything]                     → unsubscribe
 //	HD | TROGIUP | TRO GIUP | HELP            → help (polite words after it allowed)
+//	KN [what happened]                        → complaint, with the text after KN as written
+//	PA [case code]                            → complaint with case_code: follow a case up; PA
+//	                                           followed by words without any digit is free text
 //
 // Entities: application_code upper-cased (tokens of a code typed with spaces are joined with
 // "-"), id_last4 (when a full 9- or 12-digit ID number is typed, only its last four digits are
@@ -103,6 +112,19 @@ func ParseKeyword(text string, communes []string) (intent string, entities map[s
 		return IntentSubscribe, ent, true
 	case "huy", "stop":
 		return IntentUnsubscribe, ent, true
+	case "kn":
+		ent[EntityText] = afterKeyword(text)
+		return IntentComplaint, ent, true
+	case "pa":
+		if len(args) > 0 && !anyDigit(args) {
+			return "", nil, false
+		}
+		var code []string
+		for _, a := range args {
+			code = append(code, strings.ToUpper(a))
+		}
+		ent[EntityCaseCode] = strings.Join(code, "-")
+		return IntentComplaint, ent, true
 	case "hd", "trogiup", "help":
 		for _, a := range args {
 			if !fillers[a] {
@@ -262,4 +284,17 @@ func editDistance(a, b string, limit int) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// afterKeyword is the text after the first word, as written (for KN: the person's own words,
+// diacritics kept), without the punctuation that separated it ("KN: tiền tháng 11 ...").
+func afterKeyword(text string) string {
+	text = strings.TrimSpace(strings.ToValidUTF8(text, " "))
+	i := strings.IndexFunc(text, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == ':' || r == ',' || r == '.' || r == ';' || r == '-'
+	})
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimLeft(text[i:], " \t\r\n:;,.-"))
 }

@@ -75,6 +75,15 @@ func TestParseKeyword(t *testing.T) {
 		{"Help", IntentHelp, ents{}},
 		{"help me", IntentHelp, ents{}},
 		{"hd lam ho so the nao", "", nil},
+		// complaints: KN opens one with the person's own words, PA follows one up
+		{"KN tien thang 11 chua nhan duoc", IntentComplaint, ents{"text": "tien thang 11 chua nhan duoc"}},
+		{"kn: Tiền tháng 11 chưa nhận được", IntentComplaint, ents{"text": "Tiền tháng 11 chưa nhận được"}},
+		{"KN", IntentComplaint, ents{"text": ""}},
+		{"PA PA-2026-000012", IntentComplaint, ents{"case_code": "PA-2026-000012"}},
+		{"pa pa2026000012", IntentComplaint, ents{"case_code": "PA2026000012"}},
+		{"PA 2026 12", IntentComplaint, ents{"case_code": "2026-12"}},
+		{"PA", IntentComplaint, ents{"case_code": ""}},
+		{"pa oi cho con hoi", "", nil}, // "papa": free text
 		// free text and junk
 		{"", "", nil},
 		{"   ", "", nil},

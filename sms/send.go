@@ -45,6 +45,9 @@ func (c *Channel) SendMessage(ctx context.Context, m gateway.Outbound) (string, 
 	if m.Channel != "" && m.Channel != gateway.SMS {
 		return "", c.failed(m, &gateway.SendError{Kind: gateway.Final, Reason: "wrong_channel", Err: fmt.Errorf("sms cannot send on %q", m.Channel)})
 	}
+	if m.Reply.Whole {
+		return c.sendParts(ctx, m)
+	}
 	body := Render([]gateway.Reply{m.Reply}, c.render)
 	return c.sendMessage(ctx, m, body, true)
 }

@@ -291,3 +291,14 @@ func CallbackUpdate(id int, from int64, data string) map[string]any {
 		"message": map[string]any{"message_id": 1, "date": 1700000000, "chat": PrivateChat(from), "text": "menu"},
 	}}
 }
+
+// ReplyUpdate is a text message from user from that replies (reply_to_message) to the bot's
+// message repliedID, whose text was repliedText.
+func ReplyUpdate(id int, from int64, text string, repliedID int, repliedText string) map[string]any {
+	u := TextUpdate(id, from, text)
+	u["message"].(map[string]any)["reply_to_message"] = map[string]any{
+		"message_id": repliedID, "date": 1700000000, "chat": PrivateChat(from), "text": repliedText,
+		"from": map[string]any{"id": 1, "is_bot": true, "first_name": "Test", "username": "test_bot"},
+	}
+	return u
+}

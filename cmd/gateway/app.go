@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/socialaid-vn/gateway/audience"
+	"github.com/socialaid-vn/gateway/cases"
 	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/dialogue"
@@ -21,6 +23,7 @@ import (
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/nlu"
 	"github.com/socialaid-vn/gateway/redisconn"
+	"github.com/socialaid-vn/gateway/stats"
 )
 
 // app is the gateway's parts, built once from the configuration and shared by serve and chat.
@@ -36,6 +39,10 @@ type app struct {
 	apps     *lookup.Store
 	aud      *audience.Store
 	engine   *dialogue.Engine
+	cases    *cases.Service
+	stats    *stats.Recorder
+	// persistence is what the Redis server does to keep the records ("" on the embedded demo).
+	persistence string
 }
 
 // newLogger logs JSON when w is not a terminal (a server under a supervisor), text otherwise.
@@ -104,12 +111,27 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		}
 		log.Info("REDIS_URL is not set: using an embedded in-memory Redis with demo data (nothing is kept after exit; set REDIS_URL and LOOKUP_HASH_KEY for real use)")
 	}
-	aud := audience.New(conn.Client)
+	rec := stats.New(conn.Client, log.With("part", "stats"))
+	aud := audience.New(conn.Client).WithCounter(rec)
+	staff, err := caseStaff(cfg, kb)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	casesSvc := cases.New(conn.Client, kb, cat, nil, rec, cases.Config{
+		FirstResponseDays: cfg.CaseFirstResponseDays, ResolveDays: cfg.CaseResolveDays,
+		Retention: time.Duration(cfg.CaseRetentionDays) * 24 * time.Hour, Staff: staff, StaffLang: cfg.DefaultLang,
+		Communes: communes, NormalizeAddress: normalizeAddress,
+	}, log.With("part", "cases"))
 	engine := dialogue.New(conn.Client, cls, kb, apps, aud, cat, dialogue.Config{
 		DefaultLang: cfg.DefaultLang, StateTTL: cfg.StateTTL,
-	}, log)
-	return &app{cfg: cfg, log: log, fsys: fsys, cat: cat, kb: kb, nlu: cls, communes: communes,
-		conn: conn, apps: apps, aud: aud, engine: engine}, nil
+	}, log).WithCases(casesSvc, kb).WithStats(rec)
+	a := &app{cfg: cfg, log: log, fsys: fsys, cat: cat, kb: kb, nlu: cls, communes: communes,
+		conn: conn, apps: apps, aud: aud, engine: engine, cases: casesSvc, stats: rec}
+	if !conn.Embedded {
+		a.checkPersistence(ctx)
+	}
+	return a, nil
 }
 
 func (a *app) Close() error { return a.conn.Close() }

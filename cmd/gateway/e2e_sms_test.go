@@ -274,6 +274,8 @@ func TestBudgetWalk(t *testing.T) {
 			"TRACUU", "TRACUU TB-2025-000123 4567", "TRA CUU TB-2025-000123 4567",
 			"LICH", "HS", "HS NCT", "HS NKT", "HS TE", "HS DT", "HS HIV",
 			"DK", "DK Vu Phuc", "HUY", "STOP", "HD", "TROGIUP", "HELP",
+			"KN", "KN tien thang 11 chua nhan duoc", "KN: Tiền tháng 11 của mẹ tôi ở xã Kiến Xương chưa nhận được ạ",
+			"PA", "PA PA-2026-999999", "PA 2026 12",
 		}
 		for _, c := range srv.communes {
 			msgs = append(msgs, "LICH "+i18n.Fold(c), "LICH "+c)
@@ -365,6 +367,13 @@ func TestBudgetWalk(t *testing.T) {
 			{"dang ky nhan thong bao", "Kien Xuong", "HUY"},
 			{"ho so cua toi duyet chua", "TB-2025-000007", "2096"},
 			{"English please", "HD", "LICH", "LICH Vu Phuc", "HS", "HS NKT", "TT", "TB-2025-000123", "4567", "DK Vu Phuc", "HUY", "xin chao"},
+			// Complaints, case lookups and a hand-off (cases).
+			{"toi muon khieu nai", "thang 11 ba toi chua nhan duoc tien tro cap", "con nua, thang 10 cung nhan thieu", "GUI", "Vu Phuc", "PA"},
+			{"tháng này bị trả thiếu tiền so với mọi tháng ạ", "TB-2025-000123 4567", "GUI"},
+			{"tháng này bị trả thiếu tiền so với mọi tháng ạ", "TB-2025-000123 1111", "thoi"},
+			{"gap can bo", "Kien Xuong", "toi chua nhan duoc tien thang 11", "ket thuc"},
+			{"cho toi xin so dien thoai can bo xa", "gap can bo", "khong ro", "ket thuc", "ket thuc"},
+			{"English please", "KN I was not paid in November", "PA", "I want to talk to a person", "Vu Phuc", "hello officer", "end"},
 			// Wrong digits until the sender is locked out (a code no other check uses).
 			{"TT TB-2025-000003 1111", "TT TB-2025-000003 1112", "TT TB-2025-000003 1113",
 				"TT TB-2025-000003 1114", "TT TB-2025-000003 1115", "TT TB-2025-000003 1116"},

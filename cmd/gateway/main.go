@@ -45,6 +45,8 @@ func commands() []command {
 		{"demo", "demo generate --applications N [--out DIR]", "write synthetic applications and schedules (CSV) for trials and benchmarks", cmdDemo},
 		{"broadcast", "broadcast report ID", "print the delivery report of a broadcast", cmdBroadcast},
 		{"staff", "staff add USERNAME --role admin|officer|viewer [--communes \"Vũ Phúc,Trần Lãm\"] | passwd|disable|enable|unlock USERNAME | list", "manage staff console accounts (password from stdin, or prompted)", cmdStaff},
+		{"cases", "cases export [--from DATE] [--to DATE] FILE|-", "write the cases opened in a period, with their timelines, as JSONL (for archiving)", cmdCases},
+		{"stats", "stats [--from DATE] [--to DATE] [--json]", "print the supervision figures per commune and in total (default: the last 30 days)", cmdStats},
 		{"help", "help [config]", "list the subcommands, or the configuration variables", nil},
 	}
 }

@@ -52,6 +52,8 @@ func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
 		"TELEGRAM_WEBHOOK_SECRET": {"TELEGRAM_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://example.org/telegram/webhook"},
 		"SMS_MAX_SEGMENTS":        {"SMS_MAX_SEGMENTS": "zero"},
 		"PUBLIC_BASE_URL":         {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "+1555"},
+		"STAFF_TELEGRAM_IDS":      {"STAFF_TELEGRAM_IDS": "123:Atlantis"},
+		"CASE_RESOLVE_DAYS":       {"CASE_RESOLVE_DAYS": "ten"},
 	}
 	for name, vars := range cases {
 		for _, cmd := range []string{"serve", "chat"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/bot"
 	"github.com/socialaid-vn/gateway/broadcast"
+	"github.com/socialaid-vn/gateway/cases"
 	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/console"
 	"github.com/socialaid-vn/gateway/i18n"
@@ -121,10 +122,18 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		ReminderDaysBefore: cfg.ReminderDaysBefore, Communes: a.communes,
 	}, log.With("part", "broadcast")).
 		WithNotifier(lookupChanges{a.apps, a.cat}).
-		WithReminders(lookupSchedules{a.apps})
+		WithReminders(lookupSchedules{a.apps}).
+		WithCounter(a.stats)
+	// Case answers and staff messages go through the broadcast service's direct messages.
+	a.cases.WithOutbox(casesOutbox{s.broadcast})
 	if s.bot != nil {
 		s.bot.SetStaffCommand("broadcast", s.broadcast.StaffCommand)
-		s.bot.SetStats(subscriberStats{a.aud})
+		s.bot.SetStats(subscriberStats{a.aud, a.cases})
+		s.bot.SetStaffCommand("case", a.cases.TelegramCommand)
+		s.bot.SetStaffCommand("cases", func(ctx context.Context, userID int64, _ string) ([]gateway.Reply, error) {
+			return a.cases.TelegramCommand(ctx, userID, "list")
+		})
+		s.bot.SetStaffReply(a.cases.TelegramReply)
 	}
 	if err := s.newConsole(ctx); err != nil {
 		a.Close()
@@ -154,6 +163,9 @@ func (s *server) routes() {
 			line, _ := s.zalo.Status(ctx)
 			fmt.Fprintln(w, line)
 		}
+		if s.persistence != "" { // cases: how Redis keeps the records (not on the embedded demo)
+			fmt.Fprintln(w, "persistence: "+s.persistence)
+		}
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	if s.bot != nil && s.cfg.TelegramWebhookURL != "" {
@@ -167,6 +179,13 @@ func (s *server) routes() {
 	}
 	if s.cfg.AdminToken != "" {
 		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
+		casesAPI := s.cases.APIHandler(cases.BearerToken(s.cfg.AdminToken))
+		s.mux.Handle("/api/cases", casesAPI)
+		s.mux.Handle("/api/cases/", casesAPI)
+		s.mux.Handle("GET /api/stats", s.stats.APIHandler(func(r *http.Request) ([]string, error) {
+			_, err := cases.BearerToken(s.cfg.AdminToken).Authorize(r)
+			return nil, err
+		}))
 	}
 	s.webRoutes()
 }
@@ -212,6 +231,7 @@ func (s *server) Serve(ctx context.Context, ln net.Listener) error {
 		runPart("zalo", s.zalo.Run)
 	}
 	runPart("broadcast", s.broadcast.Run)
+	runPart("cases", s.cases.Run)
 	runPart("webchat", s.web.Run)
 	channels = append(channels, "web")
 	s.logServing(ln, channels)
@@ -278,8 +298,12 @@ func (l lookupSchedules) NextPayment(ctx context.Context, commune string, now ti
 	return &broadcast.Schedule{Commune: sc.Commune, Start: sc.Start, End: sc.End, Place: sc.Place, Method: sc.Method}, nil
 }
 
-// subscriberStats gives staff's /stats the number of subscribers who may be messaged, per channel.
-type subscriberStats struct{ aud *audience.Store }
+// subscriberStats gives staff's /stats the number of subscribers who may be messaged, per
+// channel, and the cases waiting.
+type subscriberStats struct {
+	aud   *audience.Store
+	cases *cases.Service
+}
 
 func (st subscriberStats) Counts(ctx context.Context) (map[string]int64, error) {
 	total, per, err := st.aud.Count(ctx, audience.Filter{})
@@ -289,6 +313,15 @@ func (st subscriberStats) Counts(ctx context.Context) (map[string]int64, error) 
 	out := map[string]int64{"subscribers": int64(total)}
 	for ch, n := range per {
 		out["subscribers_"+string(ch)] = int64(n)
+	}
+	if st.cases != nil {
+		cs, err := st.cases.Counts(ctx)
+		if err != nil {
+			return out, err
+		}
+		for k, v := range cs {
+			out[k] = v
+		}
 	}
 	return out, nil
 }

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/config"
+	"github.com/socialaid-vn/gateway/internal/logtest"
 )
 
 func TestServeWithNoConfiguration(t *testing.T) {
@@ -92,4 +94,39 @@ func TestServeWithNoConfiguration(t *testing.T) {
 
 func inboundText(text string) gateway.Inbound {
 	return gateway.Inbound{Channel: gateway.Terminal, SenderID: "serve-test", Text: text}
+}
+
+// On a Redis server without persistence, the gateway warns at start-up and /readyz says so
+// (the embedded demo says nothing of it).
+func TestReadyzWarnsWhenRedisPersistenceIsOff(t *testing.T) {
+	vars := importEnv(t, 4091) // the test redis-server runs with --save "" --appendonly no
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logtest.Buffer
+	srv, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "persistence is off") {
+		t.Errorf("no start-up warning:\n%s", logs.String())
+	}
+	rec := httptest.NewRecorder()
+	srv.mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "persistence: no aof, no snapshots") || !strings.Contains(rec.Body.String(), "warning: Redis persistence is off") {
+		t.Errorf("/readyz %d:\n%s", rec.Code, rec.Body.String())
+	}
+	// The embedded demo: no persistence line.
+	demo, err := newServer(context.Background(), config.Config{DefaultLang: "vi", StateTTL: time.Minute}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	rec = httptest.NewRecorder()
+	demo.mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if strings.Contains(rec.Body.String(), "persistence") {
+		t.Errorf("embedded /readyz: %s", rec.Body.String())
+	}
 }

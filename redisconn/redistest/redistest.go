@@ -135,3 +135,77 @@ func start() {
 	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	real = true
 }
+
+// NewCluster starts a Redis Cluster of one master that owns every slot (a real redis-server in
+// cluster mode, in a temporary directory) and returns a cluster client on it, both closed when
+// the test ends. One node is enough to check what a cluster refuses: a command or script whose
+// keys hash to different slots fails with CROSSSLOT there as on any cluster. Without
+// redis-server the test is skipped (failed under CI).
+func NewCluster(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("redistest: redis-server not on PATH and CI is set")
+		}
+		tb.Skip("redistest: a cluster needs redis-server on PATH (CI installs it)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", tb.TempDir(),
+		"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("redistest: start cluster node: %v", err)
+	}
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+				close(ready)
+				signalled = true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("redistest: cluster node did not start")
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ctx := context.Background()
+	node := redis.NewClient(&redis.Options{Addr: addr})
+	defer node.Close()
+	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		// Redis before 7.0 has no ADDSLOTSRANGE: name every slot.
+		args := []any{"CLUSTER", "ADDSLOTS"}
+		for i := 0; i < 16384; i++ {
+			args = append(args, i)
+		}
+		if err2 := node.Do(ctx, args...).Err(); err2 != nil {
+			tb.Fatalf("redistest: assign slots: %v; %v", err, err2)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: cluster not ok: %q %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the cluster state with a deadline
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
