@@ -72,7 +72,7 @@ func TestE2EZalo(t *testing.T) {
 	const elder = "5512345678901234501"
 	t.Run("greeting with the menu as buttons", func(t *testing.T) {
 		got := say(t, elder, "xin chào", 2)
-		if !strings.Contains(got[0].Text, "Xin chào") || len(got[0].Buttons) != 5 || len(got[1].Buttons) != 3 {
+		if !strings.Contains(got[0].Text, "Xin chào") || len(got[0].Buttons) != 5 || len(got[1].Buttons) != 4 {
 			t.Fatalf("greeting %+v", got)
 		}
 		payloads := []string{}
@@ -81,7 +81,7 @@ func TestE2EZalo(t *testing.T) {
 				payloads = append(payloads, b.Payload)
 			}
 		}
-		if strings.Join(payloads, " ") != "/eligibility /amount /payment /documents /status /subscribe /staff /lang en" {
+		if strings.Join(payloads, " ") != "/eligibility /amount /payment /documents /status /subscribe /complaint /staff /lang en" {
 			t.Errorf("menu payloads %q", payloads)
 		}
 		if got[0].ReplyTo != "e2e-0001" || fake.Stats().Proactive != 0 {
