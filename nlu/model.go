@@ -136,7 +136,7 @@ func (m *model) predict(w *work) (int, float64) {
 }
 
 // trainModel fits the model with AdaGrad on the cross-entropy loss; deterministic (fixed seed).
-func trainModel(k int, data [][]feat, labels []int, rows int) *model {
+func trainModel(k int, data [][]feat, labels []int, weights []float64, rows int) *model {
 	m := &model{k: k, w: make([]float32, rows*k), bias: make([]float64, k)}
 	g2 := make([]float32, rows*k)
 	b2 := make([]float64, k)
@@ -157,6 +157,7 @@ func trainModel(k int, data [][]feat, labels []int, rows int) *model {
 				if j == y {
 					g -= 1
 				}
+				g *= weights[n]
 				b2[j] += g * g
 				m.bias[j] -= learnRate * g / (math.Sqrt(b2[j]) + 1e-8)
 				w.scores[j] = g
@@ -199,6 +200,7 @@ func train(examples []example, opts Options) *Classifier {
 	index := map[uint64]int32{}
 	data := make([][]feat, len(examples))
 	labels := make([]int, len(examples))
+	weights := make([]float64, len(examples))
 	for i, ws := range words {
 		var fs []feat
 		featureHashes(ws, func(h uint64, val float32) {
@@ -211,8 +213,12 @@ func train(examples []example, opts Options) *Classifier {
 		})
 		data[i] = fs
 		labels[i] = examples[i].label
+		weights[i] = examples[i].weight
+		if weights[i] == 0 {
+			weights[i] = 1
+		}
 	}
-	c.model = trainModel(len(Intents), data, labels, len(index))
+	c.model = trainModel(len(Intents), data, labels, weights, len(index))
 	c.model.index = index
 	return c
 }

@@ -115,13 +115,18 @@ func Load(fsys fs.FS, opts Options) (*Classifier, error) {
 			return nil, fmt.Errorf("nlu: no training example for intent %q", Intents[i])
 		}
 	}
-	return train(examples, opts), nil
+	w, err := loadWrappers(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return train(augment(examples, w), opts), nil
 }
 
 // example is one training example: its text and the index of its intent in Intents.
 type example struct {
-	text  string
-	label int
+	text   string
+	label  int
+	weight float64 // 0 means 1
 }
 
 var intentIndex = func() map[string]int {
@@ -196,6 +201,11 @@ func (c *Classifier) Classify(text string) Result {
 		res.Confidence = keywordConfidence
 		return res
 	}
+	if intent, ok := c.keywordWithTail(w, res.Entities); ok {
+		res.Intent = Intents[intent]
+		res.Confidence = keywordConfidence
+		return res
+	}
 	if bareAnswer(w.keyTok) {
 		// "không", "no", "ok à": a reply to something this message does not carry. Never
 		// guess an intent from it (a bare "no" is not "stop sending me messages").
@@ -207,7 +217,15 @@ func (c *Classifier) Classify(text string) Result {
 		res.Confidence = conf
 		return res
 	}
-	label, p := c.model.predict(w)
+	label, p := c.decide(w, text, res.Entities)
+	if head, ok := c.cutCloser(text); ok {
+		hw := c.getWork()
+		c.text.prepare(hw, head)
+		if hl, hp := c.decide(hw, head, res.Entities); hp >= confident && hl != label {
+			label, p = hl, hp
+		}
+		c.scratch.Put(hw)
+	}
 	res.Confidence = round3(p)
 	if p < threshold {
 		res.Intent = OutOfScope
@@ -216,6 +234,15 @@ func (c *Classifier) Classify(text string) Result {
 	}
 	res.Intent = Intents[label]
 	return res
+}
+
+// decide is the model's reading of a prepared message: its core once the wrapping is peeled
+// off, else the whole.
+func (c *Classifier) decide(w *work, text string, ents map[string]string) (int, float64) {
+	if label, p, ok := c.core(text, ents); ok {
+		return label, p
+	}
+	return c.model.predict(w)
 }
 
 // Entities extracts entities only (used for follow-up answers in multi-turn flows, e.g. a bare "4567").

@@ -1,0 +1,261 @@
+package nlu
+
+import (
+	"strings"
+
+	"github.com/socialaid-vn/gateway/i18n"
+)
+
+// Messages from elderly people and their relatives rarely come bare: "Cháu chào cô, cô ơi cháu
+// hỏi tí. Bà cháu 82 tuổi ... có được hưởng không ạ? Cháu cảm ơn cô." The understanding reads
+// such a message in clauses (split at sentence ends, commas, semicolons and line breaks) and
+// peels off, from both ends, the clauses that carry no request of their own: a greeting or a
+// thank-you (whatever it says), and a sentence that the model does not place in the service
+// and that asks nothing (small talk, a sentence of life story). What is left is classified as a
+// whole. When nothing is left, or what is left is not understood, the whole message decides.
+
+// maxClauses bounds the work per message; a longer message is classified whole.
+const maxClauses = 8
+
+// splitClauses cuts raw text at . ! ? ; : … , and line breaks. A '.', ',' or ':' between two
+// digits ("1.000.000", "8:30") or inside a code ("TB-2025.1") does not cut. Empty pieces are
+// dropped; nil when the text is one clause or has more than maxClauses.
+func splitClauses(text string) []string {
+	var out []string
+	start := 0
+	cut := func(end int) {
+		if s := strings.TrimSpace(text[start:end]); s != "" && hasLetterOrDigit(s) {
+			out = append(out, s)
+		}
+	}
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; c {
+		case '.', ',', ':':
+			if i > 0 && i+1 < len(text) && isAlnumByte(text[i-1]) && isAlnumByte(text[i+1]) {
+				continue
+			}
+			fallthrough
+		case '!', '?', ';', '\n':
+			cut(i)
+			start = i + 1
+		case 0xE2: // … U+2026 is E2 80 A6
+			if strings.HasPrefix(text[i:], "…") {
+				cut(i)
+				start = i + len("…")
+				i += len("…") - 1
+			}
+		}
+		if len(out) > maxClauses {
+			return nil
+		}
+	}
+	cut(len(text))
+	if len(out) < 2 || len(out) > maxClauses {
+		return nil
+	}
+	return out
+}
+
+func isAlnumByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func hasLetterOrDigit(s string) bool {
+	for _, r := range s {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 0xC0 {
+			return true
+		}
+	}
+	return false
+}
+
+// questionWords ask something wherever they stand ("ở đâu", "bao nhiêu", "thế nào", "vì sao").
+var questionWords = map[string]bool{
+	"gi": true, "j": true, "nao": true, "sao": true, "dau": true, "bao": true, "may": true, "ntn": true,
+	"hong": true, "what": true, "how": true, "when": true, "where": true, "why": true, "which": true,
+}
+
+// endQuestionWords ask when they end the clause ("có được không", "duyệt chưa"); elsewhere
+// they are a plain negation ("không gặp được ai").
+var endQuestionWords = map[string]bool{"khong": true, "ko": true, "k": true, "kg": true, "khg": true, "chua": true, "ha": true, "a": false}
+
+// endParticles may follow the question word at the end of a clause.
+var endParticles = map[string]bool{"a": true, "ah": true, "nhi": true, "vay": true, "z": true, "nhe": true, "the": true, "ad": true, "ban": true, "em": true, "chi": true, "anh": true, "co": true, "chu": true, "bac": true}
+
+// asksSomething reports whether a clause (folded tokens, raw text) asks a question.
+func asksSomething(raw string, tok []string) bool {
+	if strings.ContainsAny(raw, "?？") {
+		return true
+	}
+	for _, t := range tok {
+		if questionWords[t] {
+			return true
+		}
+	}
+	e := len(tok)
+	for e > 0 && endParticles[tok[e-1]] {
+		e--
+	}
+	return e > 0 && endQuestionWords[tok[e-1]]
+}
+
+// social reports the intents of a greeting or a thank-you.
+func social(label int) bool {
+	return Intents[label] == "greeting" || Intents[label] == "thanks"
+}
+
+// peelable reports whether a clause carries no request of its own: social, or not placed in the
+// service and asking nothing.
+func peelable(label int, p float64, asks bool) bool {
+	switch Intents[label] {
+	case "greeting", "thanks":
+		return true
+	case "help", OutOfScope:
+		return !asks
+	}
+	return p < threshold && !asks
+}
+
+// core classifies the clauses of a message that remain once the wrapping is peeled off. ok is
+// false when the message is one clause, nothing could be peeled, or what remains is not
+// understood: the caller then classifies the whole. ents receives what a keyword command in the
+// remaining clause sets ("Cháu chào cô. HS TE": category child).
+func (c *Classifier) core(text string, ents map[string]string) (int, float64, bool) {
+	clauses := splitClauses(text)
+	if clauses == nil {
+		return 0, 0, false
+	}
+	w := c.getWork()
+	defer c.scratch.Put(w)
+	type verdict struct {
+		label int
+		p     float64
+		asks  bool
+		peel  bool
+	}
+	vs := make([]verdict, len(clauses))
+	for i, cl := range clauses {
+		c.text.prepare(w, cl)
+		if label, ok := c.keyword(w, map[string]string{}); ok {
+			vs[i] = verdict{label: label, p: keywordConfidence}
+			continue
+		}
+		if label, ok := c.keywordWithTail(w, map[string]string{}); ok {
+			vs[i] = verdict{label: label, p: keywordConfidence}
+			continue
+		}
+		label, p := c.model.predict(w)
+		asks := asksSomething(cl, w.keyTok)
+		vs[i] = verdict{label: label, p: p, asks: asks, peel: peelable(label, p, asks)}
+	}
+	lo, hi := 0, len(clauses)
+	for lo < hi && vs[lo].peel {
+		lo++
+	}
+	for hi > lo && vs[hi-1].peel {
+		hi--
+	}
+	if lo == hi {
+		// Nothing but wrapping: the last clause that is not a greeting or a thank-you and that
+		// the model places in the service is the request ("…trời nóng quá. menu chính").
+		for i := len(clauses) - 1; i >= 0; i-- {
+			switch Intents[vs[i].label] {
+			case "greeting", "thanks":
+				continue
+			case OutOfScope:
+				return 0, 0, false
+			}
+			if vs[i].p >= threshold {
+				return vs[i].label, vs[i].p, true
+			}
+			return 0, 0, false
+		}
+		return 0, 0, false
+	}
+	if hi-lo == 1 {
+		v := vs[lo]
+		if v.p == keywordConfidence && !v.asks {
+			c.text.prepare(w, clauses[lo])
+			if _, ok := c.keyword(w, ents); !ok {
+				c.keywordWithTail(w, ents)
+			}
+			return v.label, v.p, true
+		}
+		if lo == 0 && hi == len(clauses) || v.p < threshold {
+			return 0, 0, false
+		}
+		return v.label, v.p, true
+	}
+	label, p := 0, 0.0
+	if lo == 0 && hi == len(clauses) {
+		label, p = -1, 0 // the whole message: the caller's classification
+	} else {
+		c.text.prepare(w, strings.Join(clauses[lo:hi], ", "))
+		label, p = c.model.predict(w)
+	}
+	// What remains is read as a whole; when that is unsure, the last clause that asks something
+	// decides if it is itself clear ("…mắt tôi lại kém, chú tôi bị mù có thuộc diện hưởng không").
+	if p < confident {
+		for i := hi - 1; i >= lo; i-- {
+			if vs[i].asks {
+				if vs[i].p >= confident {
+					return vs[i].label, vs[i].p, true
+				}
+				break
+			}
+		}
+	}
+	if label < 0 || p < threshold {
+		return 0, 0, false
+	}
+	return label, p, true
+}
+
+// confident is the probability above which one clause is trusted over a doubtful whole.
+const confident = 0.8
+
+// closerCues start a word of thanks or a wish that people glue to the end of a question
+// without a full stop ("…nộp ở đâu cảm ơn cán bộ nhiều", "…được không ạ chúc anh chị khỏe").
+var closerCues = [][]string{
+	{"cam", "on"}, {"tks"}, {"thanks"}, {"thank"}, {"chuc"}, {"mong"}, {"nho"}, {"doi", "on"},
+	{"da", "ta"}, {"xin", "cam"}, {"tran", "trong"}, {"tra", "loi"}, {"rat", "mong"}, {"xin", "loi"},
+}
+
+// cutCloser returns the text before a closer glued to its end, when the closer carries no
+// request of its own (the model reads it as social or out of scope, asking nothing).
+func (c *Classifier) cutCloser(text string) (string, bool) {
+	raw := strings.Fields(text)
+	if len(raw) < 5 || len(raw) > 60 {
+		return "", false
+	}
+	keys := make([]string, len(raw))
+	for i, r := range raw {
+		keys[i] = foldWord(r)
+	}
+	w := c.getWork()
+	defer c.scratch.Put(w)
+	for i := 3; i < len(raw)-0; i++ {
+		for _, cue := range closerCues {
+			if i+len(cue) > len(keys) || !equalWords(keys[i:i+len(cue)], cue) {
+				continue
+			}
+			tail := strings.Join(raw[i:], " ")
+			c.text.prepare(w, tail)
+			label, p := c.model.predict(w)
+			if !peelable(label, p, asksSomething(tail, w.keyTok)) {
+				continue
+			}
+			return strings.Join(raw[:i], " "), true
+		}
+	}
+	return "", false
+}
+
+// foldWord is the folded form of one raw word, without the punctuation around it.
+func foldWord(s string) string {
+	k := i18n.Key(s)
+	if i := strings.IndexByte(k, ' '); i >= 0 {
+		k = k[:i]
+	}
+	return k
+}
