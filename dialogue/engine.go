@@ -45,6 +45,7 @@ type Knowledge interface {
 	Communes() []knowledge.Commune
 	StartScreening(entities map[string]string, text string) *knowledge.Screening
 	Step(s *knowledge.Screening, answer, lang string, now time.Time) (r gateway.Reply, done, understood bool)
+	SchemeAnswer(id, lang, commune string, now time.Time) (gateway.Reply, bool)
 }
 
 // Applications is the read model of applications and payment schedules (package lookup).
@@ -124,6 +125,17 @@ type state struct {
 	// let "/subscribe" and "khi nào nhận tiền" answer without asking again.
 	Commune  string `json:"m,omitempty"`
 	Category string `json:"k,omitempty"`
+	// Addr is how the person is addressed (addrOlder "Ông/Bà", addrYounger "Anh/Chị").
+	Addr string `json:"a,omitempty"`
+	// Topic is what the last answer was about, to read short follow-ups (topic.go).
+	Topic   string `json:"t,omitempty"`
+	TopicAt int64  `json:"ta,omitempty"`
+	// Verified is the application the person verified last, and when (unix seconds): follow-ups
+	// ("thiếu giấy gì", "tại sao bị tạm dừng") are answered from it for a short while.
+	Verified   string `json:"v,omitempty"`
+	VerifiedAt int64  `json:"va,omitempty"`
+	// Pending is an intent waiting for the commune (flowCommune): contact_staff, ...
+	Pending string `json:"p,omitempty"`
 }
 
 // turn is one message being answered.
@@ -190,18 +202,22 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 }
 
 func (e *Engine) handle(ctx context.Context, t *turn) error {
-	lang, err := e.language(ctx, t.in)
+	stored, explicit, err := e.storedLanguage(ctx, t.in)
 	if err != nil {
 		t.lang = e.cfg.DefaultLang
 		return err
 	}
-	t.lang = lang
+	t.lang = e.language(t.in, stored)
+	if err := e.detectLanguage(ctx, t, stored, explicit); err != nil {
+		return err
+	}
 	if err := e.loadState(ctx, t); err != nil {
 		return err
 	}
 	if err := e.dispatch(ctx, t); err != nil {
 		return err
 	}
+	e.finish(t)
 	if t.changed {
 		return e.saveState(ctx, t)
 	}
@@ -284,7 +300,7 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		// The commune named, remembered or subscribed to gives the answer's contact point.
 		return e.policy(t, r.Intent, withCommune(ent, e.communeFor(ctx, t, ent)))
 	case nlu.OutOfScope:
-		t.reply(e.withMenu(t.lang, e.msg(t.lang, "core.out_of_scope", e.contactLine(ctx, t)...)))
+		return e.outOfScope(ctx, t, ent)
 	default:
 		t.intent = "not_understood"
 		t.reply(e.notUnderstood(t))
@@ -667,19 +683,16 @@ func (e *Engine) languageChoice(lang string) gateway.Reply {
 	}
 }
 
-// language is the person's chosen language, else the channel's hint, else the default.
-func (e *Engine) language(ctx context.Context, in gateway.Inbound) (string, error) {
-	v, err := e.rdb.Get(ctx, langKey(in)).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", err
-	}
-	if l := i18n.Lang(v); l != "" {
-		return l, nil
+// language is the person's chosen language (explicit), else the one detected from their
+// messages, else the channel's hint, else the default.
+func (e *Engine) language(in gateway.Inbound, stored string) string {
+	if stored != "" {
+		return stored
 	}
 	if l := i18n.Lang(in.Lang); l != "" {
-		return l, nil
+		return l
 	}
-	return e.cfg.DefaultLang, nil
+	return e.cfg.DefaultLang
 }
 
 func langKey(in gateway.Inbound) string  { return "lang:" + string(in.Channel) + ":" + in.SenderID }

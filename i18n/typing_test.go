@@ -155,3 +155,30 @@ func FuzzDecodeTyping(f *testing.F) {
 		}
 	})
 }
+
+func TestDetectLanguage(t *testing.T) {
+	cases := map[string]string{
+		"how much is the social allowance":      "en",
+		"hello":                                 "en",
+		"my mother is 82 and has no pension":    "en",
+		"what papers do I need":                 "en",
+		"xin chào":                              "vi",
+		"me toi 82 tuoi ko co luong huu":        "vi",
+		"khi nao nhan tien":                     "vi",
+		"hello mọi người ơi":                    "vi",
+		"hello moi nguoi oi":                    "vi",
+		"ok":                                    "",
+		"hi":                                    "",
+		"TT TB-2025-000123 4567":                "",
+		"4567":                                  "",
+		"":                                      "",
+		"alo":                                   "",
+		"tooi muoosn hoir":                      "vi",
+		"can i get the allowance for my father": "en",
+	}
+	for in, want := range cases {
+		if got := DetectLanguage(in); got != want {
+			t.Errorf("DetectLanguage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -11,7 +11,9 @@
 //   - answers.toml: the answers, in Vietnamese and English, full and for SMS;
 //   - questions.toml: the eligibility screener's questions and how answers are read;
 //   - texts.toml: the pieces put around answers (source line, money, contact, verdict);
-//   - communes.csv: communes and wards with their office, address, phone and hours.
+//   - communes.csv: communes and wards with their office, address, phone and hours;
+//   - other_schemes.toml: neighbouring schemes (người có công, lương hưu, thất nghiệp, ...) with
+//     the words that identify them and where to go.
 //
 // A Base is immutable once loaded and safe for concurrent use. The eligibility screener keeps its
 // state in a Screening, a plain JSON-serialisable value the conversation core stores between turns.
@@ -59,6 +61,9 @@ type Base struct {
 	communes  []Commune
 	hoursEn   []string // English hours, parallel to communes ("" = use Hours)
 	byKey     map[string]int
+
+	schemes     map[string]*OtherScheme // other_schemes.toml by id
+	schemeOrder []string
 }
 
 // level is one line of levels.csv or social_pension.csv.
@@ -99,6 +104,7 @@ func Load(fsys fs.FS) (*Base, error) {
 	b := &Base{}
 	steps := []func(fs.FS) error{
 		b.loadSources, b.loadLevels, b.loadTexts, b.loadQuestions, b.loadGroups, b.loadCommunes, b.loadAnswers,
+		b.loadOtherSchemes,
 	}
 	for _, step := range steps {
 		if err := step(fsys); err != nil {

@@ -121,7 +121,7 @@ func TestAnswerAmountsAndContacts(t *testing.T) {
 		{"funeral_support", "en", nil, []string{"10,000,000 VND", "check the exact amount with your commune"}},
 		{"contact_staff", "vi", map[string]string{"commune": "vu phuc"}, []string{"Bộ phận Một cửa UBND phường Vũ Phúc", "0227 3000 101", "T2-T6"}},
 		{"contact_staff", "en", map[string]string{"commune": "VŨ PHÚC"}, []string{"0227 3000 101", "Mon-Fri"}},
-		{"contact_staff", "vi", map[string]string{"commune": "Hà Nội"}, []string{"Bộ phận Một cửa của UBND xã/phường nơi Ông/Bà cư trú"}},
+		{"contact_staff", "vi", map[string]string{"commune": "Hà Nội"}, []string{"Bộ phận Một cửa UBND xã/phường nơi Ông/Bà cư trú"}},
 		{"complaint", "vi", map[string]string{"commune": "Kiến Xương"}, []string{"khiếu nại", "0227 3000 105"}},
 		{"payment", "en", nil, []string{"every month", "Post Office", "bank"}},
 	}

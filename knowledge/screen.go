@@ -325,8 +325,9 @@ func (b *Base) verdictReply(s *Screening, lang string, now time.Time) gateway.Re
 			add("caveat_unconfirmed", nil)
 		}
 		full = append(full, fill(tx["verdict_form"].full(lang), map[string]string{"form": form, "contact": contact["contact"]}))
-		// SMS folds đ to d, which would turn Mẫu 1đ into 1d (another form): write it dd.
-		short = append(short, fill(tx["verdict_form"].short(lang), map[string]string{"form": strings.ReplaceAll(form, "đ", "dd")}))
+		// SMS folds đ to d as people read it ("Mau 1d"); the group named just before tells the
+		// disability form from the elderly one.
+		short = append(short, fill(tx["verdict_form"].short(lang), map[string]string{"form": form}))
 		add("verdict_decides", nil)
 	}
 	src, srcShort := b.sourceNames(lang, sources, levels)

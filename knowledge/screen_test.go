@@ -43,7 +43,7 @@ func screenCases() []screenCase {
 			name: "especially severe disability, adult (vi)", lang: "vi", entities: map[string]string{"category": "disability"},
 			answers: map[string]string{"age": "35 tuổi", "disability": "đặc biệt nặng"},
 			want:    []string{"Người khuyết tật đặc biệt nặng", "Hệ số 2,0", "= 1.000.000 đồng mỗi tháng", "Mẫu 1đ"},
-			wantSMS: []string{"Mau 1dd"},
+			wantSMS: []string{"Mau 1d"},
 		},
 		{
 			name: "especially severe disability, adult (en)", lang: "en", entities: map[string]string{"category": "disability"},

@@ -181,11 +181,12 @@ func trainModel(k int, data [][]feat, labels []int, weights []float64, rows int)
 // train builds a Classifier from examples.
 func train(examples []example, opts Options) *Classifier {
 	tp := newTextPrep()
-	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes)}
+	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes), schemes: newSchemeIndex(opts.Schemes)}
 	w := newWork(len(Intents))
 	words := make([][]string, len(examples))
 	for i, e := range examples {
 		tp.tokens(w, e.text)
+		tp.learnAccents(w.normTok)
 		tp.modelWords(w, false)
 		words[i] = append([]string(nil), w.words...)
 		tp.learn(words[i])

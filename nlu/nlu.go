@@ -62,6 +62,7 @@ type Result struct {
 // Options tune Load.
 type Options struct {
 	Communes []string // canonical commune names with diacritics ("Vũ Phúc"); entity `commune` returns one of these
+	Schemes  []Scheme // neighbouring schemes (knowledge/other_schemes.toml): out_of_scope, entity other_scheme
 }
 
 // MaxInput is the number of bytes of a message that are looked at; the rest is ignored.
@@ -71,6 +72,11 @@ const MaxInput = 2000
 // treated as not understood.
 const threshold = 0.45
 
+// oosThreshold is the probability from which an out-of-scope reading is trusted enough for a
+// refusal; below it the message counts as not understood, and the person gets the menu and
+// the offer of a person rather than "we cannot answer that".
+const oosThreshold = 0.7
+
 // keywordConfidence is the confidence reported for a message that matched the SMS keyword grammar.
 const keywordConfidence = 0.99
 
@@ -79,6 +85,7 @@ type Classifier struct {
 	model    *model
 	text     *textPrep
 	communes *communeIndex
+	schemes  *schemeIndex
 	scratch  sync.Pool // *work
 }
 
@@ -227,12 +234,23 @@ func (c *Classifier) Classify(text string) Result {
 		c.scratch.Put(hw)
 	}
 	res.Confidence = round3(p)
-	if p < threshold {
+	if id, ok := match(c.schemes.decisive, w.keyTok); ok {
+		// "bố tôi là thương binh ... được bao nhiêu": another scheme, whatever it sounds like.
+		res.Intent, res.Entities[EntityOtherScheme] = OutOfScope, id
+		res.Confidence = max(res.Confidence, keywordConfidence)
+		return res
+	}
+	if p < threshold || label == intentIndex[OutOfScope] && p < oosThreshold {
 		res.Intent = OutOfScope
 		res.Unsure = true
 		return res
 	}
 	res.Intent = Intents[label]
+	if label == intentIndex[OutOfScope] {
+		if id, ok := match(c.schemes.words, w.keyTok); ok {
+			res.Entities[EntityOtherScheme] = id
+		}
+	}
 	return res
 }
 

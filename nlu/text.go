@@ -41,10 +41,26 @@ var localAbbrev = map[string]string{
 type textPrep struct {
 	vocab   map[string]int    // known word → frequency in training
 	deletes map[string]string // a known word with one letter deleted → the most frequent such word
+	words   map[string]bool   // every word of the training texts as written (lower case, with diacritics)
+	typing  i18n.TypingLexicon
 }
 
 func newTextPrep() *textPrep {
-	return &textPrep{vocab: map[string]int{}, deletes: map[string]string{}}
+	tp := &textPrep{vocab: map[string]int{}, deletes: map[string]string{}, words: map[string]bool{}}
+	// Telex/VNI words are decoded only into words the training texts hold with their
+	// diacritics, and never when the word as typed is itself one of them ("has", "lich").
+	tp.typing = i18n.TypingLexicon{
+		Keep:   func(w string) bool { return tp.words[w] },
+		Accept: func(w string) bool { return tp.words[w] },
+	}
+	return tp
+}
+
+// learnAccents adds the written words of a training text to the typing lexicon.
+func (tp *textPrep) learnAccents(normTok []string) {
+	for _, t := range normTok {
+		tp.words[t] = true
+	}
 }
 
 // learn adds the words of a prepared training text to the vocabulary.
@@ -76,6 +92,13 @@ func (tp *textPrep) index() {
 // uses tokens and modelWords(w, false) instead: its words make the vocabulary.
 func (tp *textPrep) prepare(w *work, text string) {
 	tp.tokens(w, text)
+	if d := i18n.DecodeTyping(w.norm, tp.typing); d != w.norm {
+		// "tooi 76 tuooir khoong cos luwowng huwu": typed in Telex with the input method off.
+		w.norm = d
+		w.key = i18n.Fold(d)
+		w.normTok = appendFields(w.normTok[:0], w.norm)
+		w.keyTok = appendFields(w.keyTok[:0], w.key)
+	}
 	tp.modelWords(w, true)
 }
 

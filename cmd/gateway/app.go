@@ -68,7 +68,7 @@ func loadData(cfg config.Config) (fs.FS, *i18n.Catalog, *knowledge.Base, *nlu.Cl
 	for _, c := range kb.Communes() {
 		communes = append(communes, c.Name)
 	}
-	cls, err := nlu.Load(fsys, nlu.Options{Communes: communes})
+	cls, err := nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(kb.OtherSchemes())})
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}

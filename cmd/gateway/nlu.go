@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/knowledge"
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/nlu"
 )
@@ -80,7 +81,20 @@ func loadClassifier(env *environ) (*nlu.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nlu.Load(fsys, nlu.Options{Communes: communes})
+	schemes, err := knowledge.ReadOtherSchemes(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(schemes)})
+}
+
+// nluSchemes gives the understanding the words of the neighbouring schemes.
+func nluSchemes(schemes []knowledge.OtherScheme) []nlu.Scheme {
+	out := make([]nlu.Scheme, 0, len(schemes))
+	for _, s := range schemes {
+		out = append(out, nlu.Scheme{ID: s.ID, Decisive: s.Decisive, Words: s.Words})
+	}
+	return out
 }
 
 // nluClassify writes one JSON object per input line, including empty lines, so output lines
