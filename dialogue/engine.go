@@ -52,7 +52,8 @@ type Knowledge interface {
 type Applications interface {
 	Verify(ctx context.Context, sender, code, last4 string) (*lookup.Application, error)
 	ByPhone(ctx context.Context, sender, phone string) ([]lookup.Application, error)
-	NextPayment(ctx context.Context, commune string, now time.Time) (*lookup.Schedule, error)
+	Payments(ctx context.Context, commune string, now time.Time) ([]lookup.Schedule, error)
+	Get(ctx context.Context, code string) (*lookup.Application, error)
 	Watch(ctx context.Context, code string, ch gateway.Channel, chatID, lang string) error
 }
 
@@ -528,11 +529,12 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 	now := e.cfg.Now()
 	for i := range apps {
 		app := &apps[i]
-		next, err := e.apps.NextPayment(ctx, app.Commune, now)
+		sessions, err := e.apps.Payments(ctx, app.Commune, now)
 		if err != nil {
 			return err
 		}
-		r := lookup.StatusReply(e.cat, t.lang, app, next, now)
+		// The session that fits how the person is paid, when the record says so.
+		r := lookup.StatusReply(e.cat, t.lang, app, lookup.SessionFor(sessions, app.PaymentMethod), now)
 		if t.in.Channel == gateway.Telegram {
 			// Verified viewers on Telegram are told when the status changes.
 			if err := e.apps.Watch(ctx, app.Code, t.in.Channel, t.in.SenderID, t.lang); err != nil {
@@ -589,13 +591,13 @@ func (e *Engine) payment(ctx context.Context, t *turn, commune string) error {
 		t.reply(e.askCommune(t, "core.commune.ask_payment"))
 		return nil
 	}
-	next, err := e.apps.NextPayment(ctx, commune, e.cfg.Now())
+	sessions, err := e.apps.Payments(ctx, commune, e.cfg.Now())
 	if err != nil {
 		return err
 	}
 	t.st.Commune = commune
 	t.changed = true
-	t.reply(lookup.ScheduleReply(e.cat, t.lang, commune, next))
+	t.reply(lookup.PaymentsReply(e.cat, t.lang, commune, sessions))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"io/fs"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestEmbeddedDemoData(t *testing.T) {
 		if apps, err := s.ByPhone(ctx, "terminal:x", "0900000009"); err != nil || len(apps) != 2 {
 			t.Errorf("%s: shared demo phone: %d apps, %v", name, len(apps), err)
 		}
-		if _, err := s.Verify(ctx, "terminal:y", "TB-2025-000123", "0000"); err != ErrNoMatch {
+		if _, err := s.Verify(ctx, "terminal:y", "TB-2025-000123", "0000"); !errors.Is(err, ErrNoMatch) {
 			t.Errorf("%s: wrong digits: %v", name, err)
 		}
 		// Re-loading changes nothing.

@@ -100,7 +100,7 @@ func (s *Store) ImportApplications(ctx context.Context, r io.Reader, format stri
 }
 
 func (s *Store) importApplications(ctx context.Context, r io.Reader, format string, progress func(int), each func(RowResult)) (Summary, error) {
-	rows, err := newRowReader(r, format, appFields)
+	rows, err := newRowReader(r, format, appFields, optionalAppFields...)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -476,12 +476,12 @@ type rowReader interface {
 	next() (line int, v map[string]string, rowErr error, err error)
 }
 
-func newRowReader(r io.Reader, format string, fields []string) (rowReader, error) {
+func newRowReader(r io.Reader, format string, fields []string, optional ...string) (rowReader, error) {
 	switch strings.ToLower(format) {
 	case FormatCSV:
-		return newCSVRows(r, fields)
+		return newCSVRows(r, fields, optional)
 	case FormatJSONL, "ndjson":
-		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: fields, v: map[string]string{}}, nil
+		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
 	}
 	return nil, fmt.Errorf("lookup: unknown format %q (csv or jsonl)", format)
 }
@@ -492,7 +492,7 @@ type csvRows struct {
 	v    map[string]string
 }
 
-func newCSVRows(r io.Reader, fields []string) (*csvRows, error) {
+func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
@@ -510,8 +510,8 @@ func newCSVRows(r io.Reader, fields []string) (*csvRows, error) {
 			h = strings.TrimPrefix(h, "\ufeff") // spreadsheet exports start with a BOM
 		}
 		h = strings.ToLower(strings.TrimSpace(h))
-		if !oneOf(h, fields) {
-			return nil, fmt.Errorf("lookup: header: unknown column %q (want %s)", clip(h), strings.Join(fields, ","))
+		if !oneOf(h, fields) && !oneOf(h, optional) {
+			return nil, fmt.Errorf("lookup: header: unknown column %q (want %s)", clip(h), strings.Join(append(slices.Clone(fields), optional...), ","))
 		}
 		if seen[h] {
 			return nil, fmt.Errorf("lookup: header: column %q twice", h)
