@@ -29,7 +29,9 @@ type OtherScheme struct {
 	ShortEn  string   `toml:"short_en"`
 }
 
-func (s *OtherScheme) text() text { return text{Vi: s.Vi, En: s.En, Short: s.Short, ShortEn: s.ShortEn} }
+func (s *OtherScheme) text() text {
+	return text{Vi: s.Vi, En: s.En, Short: s.Short, ShortEn: s.ShortEn}
+}
 
 // ReadOtherSchemes reads and validates knowledge/other_schemes.toml; errors name the file and
 // line. Used by Load, and by tools that need only the words (gateway nlu).
