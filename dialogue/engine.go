@@ -46,6 +46,8 @@ type Knowledge interface {
 	StartScreening(entities map[string]string, text string) *knowledge.Screening
 	Step(s *knowledge.Screening, answer, lang string, now time.Time) (r gateway.Reply, done, understood bool)
 	SchemeAnswer(id, lang, commune string, now time.Time) (gateway.Reply, bool)
+	Topic(intent, text string) string
+	DecisiveTopic(text string) (intent, topic string, ok bool)
 }
 
 // Applications is the read model of applications and payment schedules (package lookup).
@@ -137,6 +139,9 @@ type state struct {
 	VerifiedAt int64  `json:"va,omitempty"`
 	// Pending is an intent waiting for the commune (flowCommune): contact_staff, ...
 	Pending string `json:"p,omitempty"`
+	// Last is the answer given last and when, so that the same block is not sent again.
+	Last   string `json:"l,omitempty"`
+	LastAt int64  `json:"la,omitempty"`
 }
 
 // turn is one message being answered.
@@ -266,6 +271,12 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		t.st.Commune = c
 		t.changed = true
 	}
+	if done, err := e.readTopic(ctx, t, &r); done || err != nil {
+		return err
+	}
+	if e.communeOnly(t, r) {
+		return nil
+	}
 	if r.Unsure {
 		t.intent = "not_understood"
 		t.reply(e.notUnderstood(t))
@@ -274,6 +285,15 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 	// A new question ends any flow, except the flows its answer starts below.
 	if t.st.Flow != flowNone {
 		t.setFlow(flowNone)
+	}
+	defer func() { e.remember(t, t.intent) }()
+	if place := ent[EntityPlace]; place != "" && e.communeOf(ent) == "" {
+		switch r.Intent {
+		case "payment":
+			return e.unknownPlace(t, "payment", flowPayment, place)
+		case "subscribe":
+			return e.unknownPlace(t, "subscribe", flowSubscribe, place)
+		}
 	}
 	switch r.Intent {
 	case "greeting":
@@ -285,6 +305,14 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 	case "change_language":
 		return e.changeLanguage(ctx, t, r.Text)
 	case "application_status":
+		if code := ent["application_code"]; code != "" && ent["id_last4"] == "" && ent["id_last4_invalid"] != "" {
+			// "TT TB-2025-000123 45": keep the code, ask for the 4 digits again; nothing is tried.
+			t.intent = "application_status"
+			t.st.Code = code
+			t.setFlow(flowVerifyLast4)
+			t.reply(e.textShort(t.lang, "core.verify.ask_digits_again", "core.verify.ask_digits_again_short"))
+			return nil
+		}
 		return e.status(ctx, t, ent["application_code"], ent["id_last4"])
 	case "eligibility":
 		if ent["age"] != "" || ent["category"] != "" {
@@ -292,12 +320,22 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		}
 		return e.policy(t, "eligibility", ent)
 	case "payment":
+		if ent["topic"] != "" {
+			// "nhận hộ được không": answered as asked; a commune named next still gets its days.
+			commune := e.communeFor(ctx, t, ent)
+			if commune == "" {
+				defer t.setFlow(flowPayment)
+			}
+			return e.policy(t, "payment", withCommune(ent, commune))
+		}
 		return e.payment(ctx, t, e.communeFor(ctx, t, ent))
 	case "subscribe":
 		return e.subscribe(ctx, t, e.communeOf(ent))
 	case "unsubscribe":
 		return e.unsubscribe(ctx, t)
-	case "contact_staff", "complaint", "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
+	case "contact_staff":
+		return e.contactStaff(ctx, t, ent)
+	case "complaint", "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
 		// The commune named, remembered or subscribed to gives the answer's contact point.
 		return e.policy(t, r.Intent, withCommune(ent, e.communeFor(ctx, t, ent)))
 	case nlu.OutOfScope:
@@ -347,7 +385,7 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 		}
 		t.reply(r)
 		return true, nil
-	case flowSubscribe, flowPayment:
+	case flowSubscribe, flowPayment, flowCommune:
 		commune := e.communeOf(e.nlu.Entities(text))
 		if commune == "" {
 			if c, ok := e.kb.Commune(text); ok {
@@ -355,13 +393,32 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 			}
 		}
 		if commune == "" {
-			intent := "subscribe"
-			if t.st.Flow == flowPayment {
-				intent = "payment"
+			if !placeLike(text) {
+				// "ko di dc thi co mang tien den nha ko": a question of its own, not a name.
+				t.setFlow(flowNone)
+				return false, nil
 			}
-			return e.leaveOrReask(ctx, t, intent, func() { t.reply(e.askCommune(t, "core.commune.unknown")) })
+			intent := "subscribe"
+			switch t.st.Flow {
+			case flowPayment:
+				intent = "payment"
+			case flowCommune:
+				intent = t.st.Pending
+			}
+			return e.leaveOrReask(ctx, t, intent, func() {
+				flow := t.st.Flow
+				_ = e.unknownPlace(t, intent, flow, text)
+			})
 		}
 		t.st.Commune = commune
+		if t.st.Flow == flowCommune {
+			intent := t.st.Pending
+			t.st.Pending = ""
+			t.setFlow(flowNone)
+			t.intent = intent
+			defer func() { e.remember(t, t.intent) }()
+			return true, e.policy(t, intent, withCommune(nil, commune))
+		}
 		if t.st.Flow == flowSubscribe {
 			t.intent = "subscribe"
 			t.setFlow(flowNone)
@@ -462,6 +519,9 @@ func (e *Engine) command(ctx context.Context, t *turn) error {
 
 func (e *Engine) policy(t *turn, intent string, ent map[string]string) error {
 	t.intent = intent
+	if e.repeated(context.Background(), t, answerKey(intent, ent)) {
+		return nil
+	}
 	r, ok := e.kb.Answer(intent, t.lang, ent, e.cfg.Now())
 	if !ok {
 		t.reply(e.notUnderstood(t))
@@ -517,7 +577,15 @@ func (e *Engine) status(ctx context.Context, t *turn, code, last4 string) error 
 		t.reply(e.textShort(t.lang, "core.verify.locked", "core.verify.locked_short", "hours", fmt.Sprint(hours)))
 		return nil
 	case errors.Is(err, lookup.ErrNoMatch):
-		t.reply(e.textShort(t.lang, "core.verify.failed", "core.verify.failed_short"))
+		r := e.textShort(t.lang, "core.verify.failed", "core.verify.failed_short")
+		var nm *lookup.NoMatchError
+		if errors.As(err, &nm) && nm.Left > 0 && nm.Left <= 2 {
+			// Warn before the lockout, after the 3rd failure.
+			left := fmt.Sprint(nm.Left)
+			r.Text += "\n" + e.cat.T(t.lang, "core.verify.tries_left", "n", left)
+			r.Short += " " + e.cat.T(t.lang, "core.verify.tries_left_short", "n", left)
+		}
+		t.reply(r)
 		return nil
 	case err != nil:
 		return err
@@ -542,6 +610,7 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 			}
 		}
 		t.st.Commune, t.st.Category = app.Commune, app.Category
+		t.st.Verified, t.st.VerifiedAt = app.Code, now.Unix()
 		t.changed = true
 		r.Choices = append(r.Choices, gateway.Choice{Label: e.cat.T(t.lang, "core.subscribe.offer"), Payload: "/subscribe " + app.Commune, Keyword: "DK"})
 		t.reply(r)
@@ -604,18 +673,10 @@ func (e *Engine) payment(ctx context.Context, t *turn, commune string) error {
 func (e *Engine) subscribe(ctx context.Context, t *turn, commune string) error {
 	t.intent = "subscribe"
 	if commune == "" {
-		commune = t.st.Commune
-	}
-	if commune == "" {
-		if sub, err := e.subs.Get(ctx, t.in.Channel, t.in.SenderID); err != nil {
-			return err
-		} else if sub != nil && sub.Commune != "" {
-			commune = sub.Commune
-		}
-	}
-	if commune == "" {
+		// Subscribing is for one commune the person names: never guessed from the conversation
+		// (the commune it knows is offered first).
 		t.setFlow(flowSubscribe)
-		t.reply(e.askCommune(t, "core.commune.ask_subscribe"))
+		t.reply(e.askCommuneFirst(t, "core.commune.ask_subscribe"))
 		return nil
 	}
 	err := e.subs.Subscribe(ctx, audience.Subscriber{

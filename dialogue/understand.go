@@ -132,26 +132,30 @@ func speaksOfDeath(tok []string) bool {
 	return false
 }
 
-// fullIDNumber reports a whole citizen ID number (12 digits, also typed in groups) in a text.
+// fullIDNumber reports a whole citizen ID number in a text: 12 digits standing alone, also typed
+// in groups ("0345 6789 1234", "034.567.891.234"). Digits inside a code ("TB-2025-000123") are not.
 func fullIDNumber(text string) bool {
-	run, digits := 0, 0
-	for i := 0; i <= len(text); i++ {
-		c := byte(' ')
-		if i < len(text) {
-			c = text[i]
+	digits := 0
+	for _, f := range strings.Fields(text) {
+		f = strings.Trim(f, ",;:!?()")
+		n, ok := 0, f != ""
+		for i := 0; i < len(f) && ok; i++ {
+			switch c := f[i]; {
+			case c >= '0' && c <= '9':
+				n++
+			case c == '.' || c == '-':
+			default:
+				ok = false
+			}
 		}
-		switch {
-		case c >= '0' && c <= '9':
-			run++
-			digits++
-		case (c == ' ' || c == '.' || c == '-') && run > 0 && i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9':
-			run = 0 // "0345 6789 1234": groups of one number
-		default:
+		if !ok || n == 0 {
 			if digits == 12 {
 				return true
 			}
-			run, digits = 0, 0
+			digits = 0
+			continue
 		}
+		digits += n
 	}
-	return false
+	return digits == 12
 }

@@ -47,20 +47,21 @@ type Level struct {
 
 // Base holds the loaded knowledge. Build it with Load.
 type Base struct {
-	levels    []level // standard level, sorted by From
-	pension   []level // social pension, sorted by From
-	sources   map[string]source
-	groups    []*group
-	groupByID map[string]*group
-	answers   map[string]*answer // "intent" or "intent.category"
-	questions []*question
-	qByKey    map[string]*question
-	parse     parseRules
-	verdict   verdictMeta
-	texts     map[string]text
-	communes  []Commune
-	hoursEn   []string // English hours, parallel to communes ("" = use Hours)
-	byKey     map[string]int
+	levels       []level // standard level, sorted by From
+	pension      []level // social pension, sorted by From
+	sources      map[string]source
+	groups       []*group
+	groupByID    map[string]*group
+	answers      map[string]*answer // "intent", "intent.category" or "intent#topic"
+	topicAnswers []*answer          // answers with a topic, in file order
+	questions    []*question
+	qByKey       map[string]*question
+	parse        parseRules
+	verdict      verdictMeta
+	texts        map[string]text
+	communes     []Commune
+	hoursEn      []string // English hours, parallel to communes ("" = use Hours)
+	byKey        map[string]int
 
 	schemes     map[string]*OtherScheme // other_schemes.toml by id
 	schemeOrder []string

@@ -247,3 +247,21 @@ func PaymentsReply(cat *i18n.Catalog, lang, commune string, sessions []Schedule)
 	}
 	return gateway.Reply{Text: strings.Join(lines, "\n"), Short: truncate(sms, MaxShort), Intent: IntentPayment}
 }
+
+// FollowUpReply answers a question about an application the person verified a moment ago
+// ("thiếu giấy gì vậy", "tại sao bị tạm dừng"): its status, what to do next, and the staff note,
+// or where to ask when there is none.
+func FollowUpReply(cat *i18n.Catalog, lang string, app *Application, contact string) gateway.Reply {
+	t := func(key string, args ...string) string { return cat.T(lang, "status."+key, args...) }
+	st := statusKey(app.Status)
+	text := t("followup.text", "code", app.Code, "status", t("name."+st), "next", t("next."+st))
+	short := t("followup.short", "code", app.Code, "status", t("name_short."+st), "next", t("next_short."+st))
+	if app.Note != "" {
+		text += "\n" + t("reply.note", "note", app.Note)
+		short += " " + t("reply.note_short", "note", strings.Join(strings.Fields(app.Note), " "))
+	} else {
+		text += "\n" + t("followup.no_note", "contact", contact)
+		short += " " + t("followup.no_note_short")
+	}
+	return gateway.Reply{Text: text, Short: truncate(short, MaxShort), Intent: IntentStatus}
+}
