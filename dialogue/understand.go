@@ -84,6 +84,16 @@ func addressForm(tok []string) string {
 		case "toi", "tui", "ta":
 			return addrOlder
 		case "em", "e", "chau", "minh", "mik", "mk":
+			prev, next := "", ""
+			if i > 0 {
+				prev = tok[i-1]
+			}
+			if i+1 < len(tok) {
+				next = tok[i+1]
+			}
+			if prev == "tre" || prev == "be" || prev == "cac" || prev == "con" || next == "toi" || next == "minh" || next == "be" {
+				continue // "trẻ em", "con cháu", "cháu tôi": someone else
+			}
 			form = addrYounger
 		case "con":
 			if i == 0 || i == 1 && (tok[0] == "da" || tok[0] == "thua") {

@@ -131,6 +131,9 @@ func (b *Base) checkPlaceholders(s string) error {
 			if b.groupByID[arg] == nil {
 				return fmt.Errorf("%s: unknown group %q (groups.csv)", m[0], arg)
 			}
+			if b.groupByID[arg].coef == 0 {
+				return fmt.Errorf("%s: group %q has no coefficient in groups.csv", m[0], arg)
+			}
 		case name == "standard" && times != "":
 		case arg == "" && times == "" && slices.Contains([]string{"standard", "standard_from", "standard_source", "pension", "contact", "commune"}, name):
 		default:

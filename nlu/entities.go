@@ -195,8 +195,12 @@ func idLast4(tok []string, codeAt int) (string, bool) {
 	return "", false
 }
 
-// category finds the first category named in the message.
+// category finds the category named in the message. When several are named, the most specific
+// wins: HIV, then disability ("trẻ em nhiễm HIV" is about HIV, "người già khuyết tật" about a
+// disability, whose amounts cover children and the elderly); otherwise the first named.
 func category(tok []string) (string, bool) {
+	first := ""
+	found := map[string]bool{}
 	for i := range tok {
 		for _, p := range categoryPhrases {
 			if i+len(p.words) > len(tok) {
@@ -210,11 +214,19 @@ func category(tok []string) (string, bool) {
 				}
 			}
 			if match {
-				return p.category, true
+				if first == "" {
+					first = p.category
+				}
+				found[p.category] = true
 			}
 		}
 	}
-	return "", false
+	for _, c := range []string{CategoryHIV, CategoryDisability} {
+		if found[c] {
+			return c, true
+		}
+	}
+	return first, first != ""
 }
 
 var numberWords = map[string]int{
@@ -246,6 +258,9 @@ func age(tok []string) (string, bool) {
 				return tok[i-k]
 			}
 			return ""
+		}
+		if bound := prev(1); bound == "duoi" || bound == "tren" || bound == "qua" || bound == "hon" || bound == "tu" || bound == "den" || bound == "under" || bound == "over" {
+			continue // "dưới 3 tuổi", "từ 80 tuổi": a limit, not the person's age
 		}
 		switch {
 		case isDigits(t) && (next(1) == "tuoi" || next(1) == "t"):
