@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type Config struct {
 
 	StateTTL           time.Duration
 	ReminderDaysBefore int
+
+	// ApplicationCodePattern, when set, is what an application code looks like (a regular
+	// expression matched whole, case-insensitively); unset, the shapes of the imported codes.
+	ApplicationCodePattern *regexp.Regexp
 }
 
 // Var documents one environment variable.
@@ -78,6 +83,7 @@ var Vars = []Var{
 	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
 	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
 	{"REMINDER_DAYS_BEFORE", "2", "Days before a payment date that subscribers of the commune get a reminder."},
+	{"APPLICATION_CODE_PATTERN", "(unset: the shapes of the imported codes)", "Regular expression an application code matches, whole and case-insensitively (e.g. TB-?\\d{4}-?\\d{6}). Unset: a word is taken for a code only when it has the prefix and length of codes already imported."},
 }
 
 // Load reads and validates the configuration through getenv (os.Getenv in main).
@@ -188,6 +194,13 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("SMS_UNICODE", "must be true or false, not %q", v)
 		}
 		c.SMSUnicode = b
+	}
+	if v := get("APPLICATION_CODE_PATTERN"); v != "" {
+		re, err := regexp.Compile(`(?i)^(?:` + v + `)$`)
+		if err != nil {
+			bad("APPLICATION_CODE_PATTERN", "not a regular expression: %v", err)
+		}
+		c.ApplicationCodePattern = re
 	}
 	c.StateTTL = 30 * time.Minute
 	if v := get("STATE_TTL"); v != "" {

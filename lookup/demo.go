@@ -359,3 +359,34 @@ func demoAmount(category string, age int, rng *rand.Rand) int {
 	}
 	return 500_000 * coef[rng.IntN(len(coef))] / 10
 }
+
+// DemoCodeShapes returns the shapes (CodeShape) of the codes in the demo applications of fsys,
+// for tools that classify without a read model (gateway nlu).
+func DemoCodeShapes(fsys fs.FS) ([]string, error) {
+	f, err := fsys.Open(DemoApplicationsFile)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: demo: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	seen := map[string]bool{}
+	var out []string
+	for line := 0; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lookup: demo: %w", err)
+		}
+		if line == 0 || len(rec) == 0 {
+			continue
+		}
+		if sh, ok := CodeShape(rec[0]); ok && !seen[sh] {
+			seen[sh] = true
+			out = append(out, sh)
+		}
+	}
+	return out, nil
+}

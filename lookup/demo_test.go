@@ -268,3 +268,20 @@ func TestDemoRecordsMakeSense(t *testing.T) {
 		}
 	}
 }
+
+// The shapes of the imported codes are kept, for the understanding to tell a code from "GIO72".
+func TestCodeShapesOfImports(t *testing.T) {
+	for in, want := range map[string]string{"TB-2025-000123": "TB#10", "tb2025000123": "TB#10", "HS.123/45": "HS#5", "2025-ABC": "#7"} {
+		if got, ok := CodeShape(in); !ok || got != want {
+			t.Errorf("CodeShape(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	s, _ := newStore(t)
+	if err := LoadDemo(context.Background(), s, data.Embedded()); err != nil {
+		t.Fatal(err)
+	}
+	shapes, err := s.CodeShapes(context.Background())
+	if err != nil || !slices.Equal(shapes, []string{"TB#10"}) {
+		t.Fatalf("shapes after the demo import: %v, %v", shapes, err)
+	}
+}

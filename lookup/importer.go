@@ -129,7 +129,27 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 			keys = append(keys, j.key)
 			args = append(args, j.args...)
 		}
-		return runInts(ctx, s.rdb, writeAppsScript, keys, args)
+		codes, err := runInts(ctx, s.rdb, writeAppsScript, keys, args)
+		if err != nil {
+			return nil, err
+		}
+		// The shapes of the codes, so that the understanding knows what a code looks like.
+		shapes := map[string]bool{}
+		for _, j := range jobs {
+			if sh, ok := CodeShape(j.code); ok {
+				shapes[sh] = true
+			}
+		}
+		members := make([]any, 0, len(shapes))
+		for sh := range shapes {
+			members = append(members, sh)
+		}
+		if len(members) > 0 {
+			if err := s.rdb.SAdd(ctx, shapesKey(), members...).Err(); err != nil {
+				return nil, fmt.Errorf("lookup: code shapes: %w", err)
+			}
+		}
+		return codes, nil
 	}
 	return s.pipeline(ctx, rows, dup, prep, exec, progress, each)
 }

@@ -67,6 +67,21 @@ func NormalizeCode(code string) (key string, ok bool) {
 	return b.String(), true
 }
 
+// CodeShape is the shape of an application code, by which the understanding tells a code from
+// other words with digits ("GIO72", "COVID19"): the leading letters of its key and how many
+// characters follow ("TB-2025-000123" → "TB#10"). ok is false for a string that is no code.
+func CodeShape(code string) (string, bool) {
+	key, ok := NormalizeCode(code)
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for i < len(key) && key[i] >= 'A' && key[i] <= 'Z' {
+		i++
+	}
+	return key[:i] + "#" + strconv.Itoa(len(key)-i), true
+}
+
 // NormalizePhone returns a Vietnamese mobile number in E.164 (+84 and 9 digits) from the forms
 // people and files use: "0912 345 678", "+84912345678", "84-912-345-678". ok is false for
 // anything else (landlines, foreign numbers, wrong length).

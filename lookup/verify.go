@@ -333,3 +333,13 @@ func SessionFor(sessions []Schedule, method string) *Schedule {
 	}
 	return &sessions[0]
 }
+
+// CodeShapes lists the shapes of every application code imported so far (CodeShape), sorted.
+func (s *Store) CodeShapes(ctx context.Context) ([]string, error) {
+	m, err := s.rdb.SMembers(ctx, shapesKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: code shapes: %w", err)
+	}
+	slices.Sort(m)
+	return m, nil
+}

@@ -53,7 +53,7 @@ func (c *Classifier) entities(w *work) map[string]string {
 	out := make(map[string]string, 2)
 	codeAt := -1
 	for i, t := range w.normTok {
-		if looksLikeCode(t) {
+		if c.isCode(t) {
 			out[EntityApplicationCode] = strings.ToUpper(t)
 			codeAt = i
 			break

@@ -97,7 +97,7 @@ func (c *Classifier) bareCode(w *work) (int, float64, bool) {
 	code := false
 	for i, t := range w.keyTok {
 		switch {
-		case looksLikeCode(w.normTok[i]):
+		case c.isCode(w.normTok[i]):
 			code = true
 		case len(t) == 4 && isDigits(t):
 		case politeTail[t]:

@@ -182,6 +182,7 @@ func trainModel(k int, data [][]feat, labels []int, weights []float64, rows int)
 func train(examples []example, opts Options) *Classifier {
 	tp := newTextPrep()
 	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes), schemes: newSchemeIndex(opts.Schemes)}
+	tp.isCode = c.isCode
 	w := newWork(len(Intents))
 	words := make([][]string, len(examples))
 	for i, e := range examples {

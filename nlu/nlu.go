@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -86,6 +87,7 @@ type Classifier struct {
 	text     *textPrep
 	communes *communeIndex
 	schemes  *schemeIndex
+	codes    atomic.Pointer[codeMatcher]
 	scratch  sync.Pool // *work
 }
 

@@ -2,11 +2,14 @@ package nlu
 
 import (
 	"maps"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"unicode/utf8"
+
+	"github.com/socialaid-vn/gateway/data"
 )
 
 var shared struct {
@@ -335,5 +338,33 @@ func TestEnglishAges(t *testing.T) {
 		if want != "" && e["application_code"] != "" {
 			t.Errorf("%q: an age taken for an application code %q", text, e["application_code"])
 		}
+	}
+}
+
+// Application codes are recognised only when they look like the department's: the shapes of
+// the imported codes, or the configured pattern. Other words of letters and digits are not codes.
+func TestCodesHaveTheDepartmentsShape(t *testing.T) {
+	c, err := Load(data.Embedded(), Options{Communes: demoCommunes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetCodeShapes([]string{"TB#10"})
+	for _, s := range []string{"GIO72", "COVID19", "IPHONE15", "xe 7 cho ford ranger2024", "ma ho so ab12"} {
+		r := c.Classify(s)
+		if r.Entities[EntityApplicationCode] != "" || r.Intent == "application_status" && r.Confidence == 0.9 {
+			t.Errorf("%q taken for an application code: %+v", s, r)
+		}
+	}
+	for _, s := range []string{"TB-2025-000123", "tb2025000123", "tb-2025-000123 4567", "mã hồ sơ TB-2025-000777 của tôi"} {
+		if r := c.Classify(s); r.Entities[EntityApplicationCode] == "" || r.Intent != "application_status" {
+			t.Errorf("%q: %+v, want a status question with its code", s, r)
+		}
+	}
+	c.SetCodePattern(regexp.MustCompile(`(?i)^(?:HS\d{6})$`))
+	if r := c.Classify("hs123456"); r.Entities[EntityApplicationCode] != "HS123456" {
+		t.Errorf("configured pattern: %+v", r)
+	}
+	if r := c.Classify("TB-2025-000123"); r.Entities[EntityApplicationCode] != "" {
+		t.Errorf("a code of another shape under a pattern: %+v", r)
 	}
 }

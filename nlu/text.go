@@ -43,6 +43,7 @@ type textPrep struct {
 	deletes map[string]string // a known word with one letter deleted → the most frequent such word
 	words   map[string]bool   // every word of the training texts as written (lower case, with diacritics)
 	typing  i18n.TypingLexicon
+	isCode  func(string) bool // at reading time: what the department's codes look like
 }
 
 func newTextPrep() *textPrep {
@@ -140,7 +141,11 @@ func (tp *textPrep) modelWords(w *work, correct bool) {
 			continue
 		}
 		if hasDigit(tok) {
-			w.words = append(w.words, shapeOf(tok))
+			sh := shapeOf(tok)
+			if sh == "#c" && correct && tp.isCode != nil && !tp.isCode(tok) {
+				sh = "#x" // letters and digits, but not a code of this department ("covid19")
+			}
+			w.words = append(w.words, sh)
 			continue
 		}
 		if correct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/knowledge"
 	"github.com/socialaid-vn/gateway/lookup"
@@ -85,7 +86,19 @@ func loadClassifier(env *environ) (*nlu.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(schemes)})
+	c, err := nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(schemes)})
+	if err != nil {
+		return nil, err
+	}
+	// What a code looks like: the configured pattern, else the shapes of the demo codes (the
+	// records the gateway runs with when no REDIS_URL is set).
+	cfg, err := config.Load(env.getenv)
+	if err == nil && cfg.ApplicationCodePattern != nil {
+		c.SetCodePattern(cfg.ApplicationCodePattern)
+	} else if shapes, err := lookup.DemoCodeShapes(fsys); err == nil {
+		c.SetCodeShapes(shapes)
+	}
+	return c, nil
 }
 
 // nluSchemes gives the understanding the words of the neighbouring schemes.
