@@ -71,15 +71,19 @@ var notWrapped = map[int]bool{intentIndex["greeting"]: true, intentIndex["thanks
 
 // Weights of the wrapped copies in training. A closer is learnt more lightly: most closers are
 // peeled off at reading time, and a "cảm ơn" learnt with every intent would stop meaning thanks.
-const (
-	wrapWeight   = 1.0
-	closerWeight = 0.2
+var (
+	wrapWeight    = 1.0
+	contextWeight = 1.0
+	closerWeight  = 0.2
 )
 
 // augment adds, for every example that is a question, the same question after an opener, after
 // a context sentence, and before a closer (each picked at random, deterministically), with the
 // example's intent: what is asked does not change with what is said around it.
 func augment(examples []example, w wrappers) []example {
+	if noAug {
+		return examples
+	}
 	if len(w.Openers)+len(w.Contexts)+len(w.Closers) == 0 {
 		return examples
 	}
@@ -95,7 +99,7 @@ func augment(examples []example, w wrappers) []example {
 			out = append(out, example{text: pick(w.Openers) + " " + e.text, label: e.label, weight: wrapWeight})
 		}
 		if len(w.Contexts) > 0 {
-			out = append(out, example{text: pick(w.Contexts) + " " + e.text, label: e.label, weight: wrapWeight})
+			out = append(out, example{text: pick(w.Contexts) + " " + e.text, label: e.label, weight: contextWeight})
 		}
 		if len(w.Closers) > 0 {
 			out = append(out, example{text: e.text + " " + pick(w.Closers), label: e.label, weight: closerWeight})

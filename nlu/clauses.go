@@ -99,6 +99,11 @@ func asksSomething(raw string, tok []string) bool {
 	return e > 0 && endQuestionWords[tok[e-1]]
 }
 
+// meta are the intents of a request for attention or for a person, which an opener may be.
+func meta(label int) bool {
+	return Intents[label] == "contact_staff" || Intents[label] == "help"
+}
+
 // social reports the intents of a greeting or a thank-you.
 func social(label int) bool {
 	return Intents[label] == "greeting" || Intents[label] == "thanks"
@@ -120,7 +125,12 @@ func peelable(label int, p float64, asks bool) bool {
 // false when the message is one clause, nothing could be peeled, or what remains is not
 // understood: the caller then classifies the whole. ents receives what a keyword command in the
 // remaining clause sets ("Cháu chào cô. HS TE": category child).
+var noPeel, noAug bool
+
 func (c *Classifier) core(text string, ents map[string]string) (int, float64, bool) {
+	if noPeel {
+		return 0, 0, false
+	}
 	clauses := splitClauses(text)
 	if clauses == nil {
 		return 0, 0, false
@@ -147,6 +157,22 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 		label, p := c.model.predict(w)
 		asks := asksSomething(cl, w.keyTok)
 		vs[i] = verdict{label: label, p: p, asks: asks, peel: peelable(label, p, asks)}
+	}
+	// A request for attention or a person before a concrete question ("có ai trực không, …",
+	// "cho em hỏi với, …") is the way in, not the question.
+	for i := range vs {
+		if !meta(vs[i].label) || vs[i].peel {
+			continue
+		}
+		for j := i + 1; j < len(vs); j++ {
+			if !vs[j].peel && !meta(vs[j].label) && Intents[vs[j].label] != OutOfScope && vs[j].p >= confident {
+				vs[i].peel = true
+				break
+			}
+		}
+		if !vs[i].peel {
+			break
+		}
 	}
 	lo, hi := 0, len(clauses)
 	for lo < hi && vs[lo].peel {
@@ -221,6 +247,18 @@ var closerCues = [][]string{
 	{"da", "ta"}, {"xin", "cam"}, {"tran", "trong"}, {"tra", "loi"}, {"rat", "mong"}, {"xin", "loi"},
 }
 
+// hasCloserCue reports whether folded tokens hold a closer cue after their third word.
+func hasCloserCue(tok []string) bool {
+	for i := 3; i < len(tok); i++ {
+		for _, cue := range closerCues {
+			if tok[i] == cue[0] && i+len(cue) <= len(tok) && equalWords(tok[i:i+len(cue)], cue) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // cutCloser returns the text before a closer glued to its end, when the closer carries no
 // request of its own (the model reads it as social or out of scope, asking nothing).
 func (c *Classifier) cutCloser(text string) (string, bool) {
@@ -234,7 +272,7 @@ func (c *Classifier) cutCloser(text string) (string, bool) {
 	}
 	w := c.getWork()
 	defer c.scratch.Put(w)
-	for i := 3; i < len(raw)-0; i++ {
+	for i := 3; i < len(raw); i++ {
 		for _, cue := range closerCues {
 			if i+len(cue) > len(keys) || !equalWords(keys[i:i+len(cue)], cue) {
 				continue

@@ -128,7 +128,7 @@ func Load(fsys fs.FS, opts Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return train(augment(examples, w), opts), nil
+	return train(augment(examples, w), len(examples), opts), nil
 }
 
 // example is one training example: its text and the index of its intent in Intents.
@@ -227,7 +227,9 @@ func (c *Classifier) Classify(text string) Result {
 		return res
 	}
 	label, p := c.decide(w, text, res.Entities)
-	if head, ok := c.cutCloser(text); ok {
+	if !hasCloserCue(w.keyTok) {
+		// no closer glued to the end: nothing to cut
+	} else if head, ok := c.cutCloser(text); ok {
 		hw := c.getWork()
 		c.text.prepare(hw, head)
 		if hl, hp := c.decide(hw, head, res.Entities); hp >= confident && hl != label {
@@ -259,10 +261,20 @@ func (c *Classifier) Classify(text string) Result {
 // decide is the model's reading of a prepared message: its core once the wrapping is peeled
 // off, else the whole.
 func (c *Classifier) decide(w *work, text string, ents map[string]string) (int, float64) {
-	if label, p, ok := c.core(text, ents); ok {
-		return label, p
+	lw, pw := c.model.predict(w)
+	lc, pc, ok := c.core(text, ents)
+	if !ok || lc == lw {
+		if ok && pc > pw {
+			return lc, pc
+		}
+		return lw, pw
 	}
-	return c.model.predict(w)
+	// The core and the whole disagree: the core wins when it is surer of its reading than the
+	// whole is of its own, counting what the whole itself gives the core's reading.
+	if pc+w.scores[lc] > pw {
+		return lc, pc
+	}
+	return lw, pw
 }
 
 // Entities extracts entities only (used for follow-up answers in multi-turn flows, e.g. a bare "4567").

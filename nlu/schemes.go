@@ -18,9 +18,9 @@ type Scheme struct {
 	Words    []string
 }
 
-// schemeIndex matches scheme words as whole folded words.
+// schemeIndex matches scheme words as whole folded words, indexed by their first word.
 type schemeIndex struct {
-	decisive, words []phrase
+	decisive, words map[string][]phrase
 }
 
 type phrase struct {
@@ -29,17 +29,17 @@ type phrase struct {
 }
 
 func newSchemeIndex(schemes []Scheme) *schemeIndex {
-	ix := &schemeIndex{}
-	add := func(list *[]phrase, id string, ws []string) {
+	ix := &schemeIndex{decisive: map[string][]phrase{}, words: map[string][]phrase{}}
+	add := func(m map[string][]phrase, id string, ws []string) {
 		for _, w := range ws {
 			if f := strings.Fields(i18n.Key(w)); len(f) > 0 {
-				*list = append(*list, phrase{words: f, id: id})
+				m[f[0]] = append(m[f[0]], phrase{words: f, id: id})
 			}
 		}
 	}
 	for _, s := range schemes {
-		add(&ix.decisive, s.ID, s.Decisive)
-		add(&ix.words, s.ID, s.Words)
+		add(ix.decisive, s.ID, s.Decisive)
+		add(ix.words, s.ID, s.Words)
 	}
 	return ix
 }
@@ -47,11 +47,14 @@ func newSchemeIndex(schemes []Scheme) *schemeIndex {
 // negations before a scheme word cancel it ("không phải thương binh", "chưa có lương hưu").
 var negations = map[string]bool{"khong": true, "ko": true, "k": true, "kg": true, "chua": true, "chang": true, "cha": true, "not": true, "no": true, "without": true}
 
-// match returns the scheme of the first phrase of list found in tok, not negated.
-func match(list []phrase, tok []string) (string, bool) {
+// match returns the scheme of the first phrase of index found in tok, not negated.
+func match(index map[string][]phrase, tok []string) (string, bool) {
+	if len(index) == 0 {
+		return "", false
+	}
 	for i := range tok {
-		for _, p := range list {
-			if i+len(p.words) > len(tok) || tok[i] != p.words[0] || !equalWords(tok[i:i+len(p.words)], p.words) {
+		for _, p := range index[tok[i]] {
+			if i+len(p.words) > len(tok) || !equalWords(tok[i:i+len(p.words)], p.words) {
 				continue
 			}
 			negated := false

@@ -11,6 +11,7 @@ type work struct {
 	words   []string // model tokens: abbreviations expanded, typos corrected, numbers as shapes
 	feats   []feat   // features of words
 	scores  []float64
+	acc     []float64 // the ensemble's sum of probabilities
 	buf     []byte
 }
 
@@ -26,6 +27,7 @@ func newWork(classes int) *work {
 		words:   make([]string, 0, 48),
 		feats:   make([]feat, 0, 256),
 		scores:  make([]float64, classes),
+		acc:     make([]float64, classes),
 		buf:     make([]byte, 0, 64),
 	}
 }
