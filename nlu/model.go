@@ -32,8 +32,6 @@ type member struct {
 	bias []float64
 }
 
-
-
 const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
