@@ -71,7 +71,7 @@ var notWrapped = map[int]bool{intentIndex["greeting"]: true, intentIndex["thanks
 
 // Weights of the wrapped copies in training. A closer is learnt more lightly: most closers are
 // peeled off at reading time, and a "cảm ơn" learnt with every intent would stop meaning thanks.
-var (
+const (
 	wrapWeight    = 1.0
 	contextWeight = 1.0
 	closerWeight  = 0.2
@@ -81,9 +81,6 @@ var (
 // a context sentence, and before a closer (each picked at random, deterministically), with the
 // example's intent: what is asked does not change with what is said around it.
 func augment(examples []example, w wrappers) []example {
-	if noAug {
-		return examples
-	}
 	if len(w.Openers)+len(w.Contexts)+len(w.Closers) == 0 {
 		return examples
 	}

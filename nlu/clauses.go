@@ -82,13 +82,31 @@ var endQuestionWords = map[string]bool{"khong": true, "ko": true, "k": true, "kg
 // endParticles may follow the question word at the end of a clause.
 var endParticles = map[string]bool{"a": true, "ah": true, "nhi": true, "vay": true, "z": true, "nhe": true, "the": true, "ad": true, "ban": true, "em": true, "chi": true, "anh": true, "co": true, "chu": true, "bac": true}
 
+// spanOfTime reports "mấy năm nay", "mấy hôm rồi", "bao năm qua": a stretch of time already
+// past, which asks nothing.
+func spanOfTime(tok []string, i int) bool {
+	if tok[i] != "may" && tok[i] != "bao" || i+2 >= len(tok) {
+		return false
+	}
+	switch tok[i+1] {
+	case "nam", "thang", "hom", "ngay", "tuan", "buoi", "lan":
+	default:
+		return false
+	}
+	switch tok[i+2] {
+	case "nay", "roi", "qua", "truoc", "lien":
+		return true
+	}
+	return false
+}
+
 // asksSomething reports whether a clause (folded tokens, raw text) asks a question.
 func asksSomething(raw string, tok []string) bool {
 	if strings.ContainsAny(raw, "?？") {
 		return true
 	}
-	for _, t := range tok {
-		if questionWords[t] {
+	for i, t := range tok {
+		if questionWords[t] && !spanOfTime(tok, i) {
 			return true
 		}
 	}
@@ -125,12 +143,7 @@ func peelable(label int, p float64, asks bool) bool {
 // false when the message is one clause, nothing could be peeled, or what remains is not
 // understood: the caller then classifies the whole. ents receives what a keyword command in the
 // remaining clause sets ("Cháu chào cô. HS TE": category child).
-var noPeel, noAug bool
-
 func (c *Classifier) core(text string, ents map[string]string) (int, float64, bool) {
-	if noPeel {
-		return 0, 0, false
-	}
 	clauses := splitClauses(text)
 	if clauses == nil {
 		return 0, 0, false
@@ -144,6 +157,14 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 		peel  bool
 	}
 	vs := make([]verdict, len(clauses))
+	onlyStatementsBefore := func(before []verdict) bool {
+		for _, v := range before {
+			if v.asks {
+				return false
+			}
+		}
+		return true
+	}
 	for i, cl := range clauses {
 		c.text.prepare(w, cl)
 		if label, ok := c.keyword(w, map[string]string{}); ok {
@@ -221,14 +242,18 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 	}
 	// What remains is read as a whole; when that is unsure, the last clause that asks something
 	// decides if it is itself clear ("…mắt tôi lại kém, chú tôi bị mù có thuộc diện hưởng không").
-	if p < confident {
-		for i := hi - 1; i >= lo; i-- {
-			if vs[i].asks {
-				if vs[i].p >= confident {
-					return vs[i].label, vs[i].p, true
-				}
-				break
+	{
+		// Context comes first, the request last: a clear last clause after statements decides.
+		if last := vs[hi-1]; last.p >= lastClear && last.label != label && onlyStatementsBefore(vs[lo:hi-1]) && Intents[last.label] != OutOfScope {
+			return last.label, last.p, true
+		}
+	}
+	for i := hi - 1; i >= lo; i-- {
+		if vs[i].asks {
+			if vs[i].p >= confident && p < confident {
+				return vs[i].label, vs[i].p, true
 			}
+			break
 		}
 	}
 	if label < 0 || p < threshold {
@@ -236,6 +261,10 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 	}
 	return label, p, true
 }
+
+// lastClear is the probability from which the last clause, after statements of context, is the
+// request whatever the whole reads ("Mẹ em ốm nằm một chỗ mấy năm nay rồi. Hồ sơ gồm gì?").
+const lastClear = 0.97
 
 // confident is the probability above which one clause is trusted over a doubtful whole.
 const confident = 0.8
@@ -247,9 +276,9 @@ var closerCues = [][]string{
 	{"da", "ta"}, {"xin", "cam"}, {"tran", "trong"}, {"tra", "loi"}, {"rat", "mong"}, {"xin", "loi"},
 }
 
-// hasCloserCue reports whether folded tokens hold a closer cue after their third word.
+// hasCloserCue reports whether folded tokens hold a closer cue after their first word.
 func hasCloserCue(tok []string) bool {
-	for i := 3; i < len(tok); i++ {
+	for i := 1; i < len(tok); i++ {
 		for _, cue := range closerCues {
 			if tok[i] == cue[0] && i+len(cue) <= len(tok) && equalWords(tok[i:i+len(cue)], cue) {
 				return true
@@ -263,7 +292,7 @@ func hasCloserCue(tok []string) bool {
 // request of its own (the model reads it as social or out of scope, asking nothing).
 func (c *Classifier) cutCloser(text string) (string, bool) {
 	raw := strings.Fields(text)
-	if len(raw) < 5 || len(raw) > 60 {
+	if len(raw) < 3 || len(raw) > 60 {
 		return "", false
 	}
 	keys := make([]string, len(raw))
@@ -272,7 +301,7 @@ func (c *Classifier) cutCloser(text string) (string, bool) {
 	}
 	w := c.getWork()
 	defer c.scratch.Put(w)
-	for i := 3; i < len(raw); i++ {
+	for i := 1; i < len(raw); i++ {
 		for _, cue := range closerCues {
 			if i+len(cue) > len(keys) || !equalWords(keys[i:i+len(cue)], cue) {
 				continue
@@ -280,7 +309,9 @@ func (c *Classifier) cutCloser(text string) (string, bool) {
 			tail := strings.Join(raw[i:], " ")
 			c.text.prepare(w, tail)
 			label, p := c.model.predict(w)
-			if !peelable(label, p, asksSomething(tail, w.keyTok)) {
+			asks := asksSomething(tail, w.keyTok)
+			// After a question, a closer asking for help ("nhờ anh chị giúp đỡ") is a closer.
+			if !peelable(label, p, asks) && !(meta(label) && !asks) {
 				continue
 			}
 			return strings.Join(raw[:i], " "), true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/knowledge"
 )
 
 // labelled is one evaluation item.
@@ -42,14 +43,25 @@ func readLabelled(t *testing.T, path string) []labelled {
 var demoCommunes = []string{"Vũ Phúc", "Trần Lãm", "Tiền Phong", "Phố Hiến", "Kiến Xương", "Đông Hưng",
 	"Đông Hợp", "Hưng Hà", "Quỳnh Phụ", "Thái Thụy", "Diêm Điền", "Tiền Hải", "Vũ Thư"}
 
+// loadEmbedded trains the classifier as the gateway does: the embedded data, the neighbouring
+// schemes of knowledge/other_schemes.toml, and the shape of the demo's application codes.
 func loadEmbedded(t testing.TB) *Classifier {
 	t.Helper()
+	schemes, err := knowledge.ReadOtherSchemes(data.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss []Scheme
+	for _, s := range schemes {
+		ss = append(ss, Scheme{ID: s.ID, Decisive: s.Decisive, Words: s.Words})
+	}
 	start := time.Now()
-	c, err := Load(data.Embedded(), Options{Communes: demoCommunes})
+	c, err := Load(data.Embedded(), Options{Communes: demoCommunes, Schemes: ss})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("trained in %v", time.Since(start))
+	c.SetCodeShapes([]string{"TB#10"})
 	return c
 }
 

@@ -24,7 +24,7 @@ type model struct {
 }
 
 // wrappedWeight is the weight of the regression trained on wrapped examples in the average.
-var wrappedWeight = 2.0
+const wrappedWeight = 2.0
 
 // member is one logistic regression of the ensemble.
 type member struct {

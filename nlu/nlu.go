@@ -73,9 +73,18 @@ const MaxInput = 2000
 // treated as not understood.
 const threshold = 0.45
 
+// keepsItsIntent are the readings a neighbouring scheme's words do not override: someone who
+// asks for a person, complains or manages announcements gets that, whatever scheme they name.
+var keepsItsIntent = map[int]bool{
+	intentIndex["contact_staff"]: true, intentIndex["complaint"]: true, intentIndex["subscribe"]: true,
+	intentIndex["unsubscribe"]: true, intentIndex["change_language"]: true, intentIndex["application_status"]: true,
+	intentIndex["help"]: true,
+}
+
 // oosThreshold is the probability from which an out-of-scope reading is trusted enough for a
-// refusal; below it the message counts as not understood, and the person gets the menu and
-// the offer of a person rather than "we cannot answer that".
+// refusal, and a greeting or thanks enough for a social reply; below it the message counts as
+// not understood, and the person gets the menu and the offer of a person rather than "we cannot
+// answer that" or "you are welcome" to a question they asked.
 const oosThreshold = 0.7
 
 // keywordConfidence is the confidence reported for a message that matched the SMS keyword grammar.
@@ -205,46 +214,36 @@ func (c *Classifier) Classify(text string) Result {
 	defer c.scratch.Put(w)
 	c.text.prepare(w, text)
 	res := Result{Text: text, Entities: c.entities(w)}
-	if intent, ok := c.keyword(w, res.Entities); ok {
-		res.Intent = Intents[intent]
-		res.Confidence = keywordConfidence
+	label, p, fixed := c.read(w, text, res.Entities)
+	if fixed >= 0 {
+		res.Intent, res.Confidence, res.Unsure = Intents[fixed], p, fixed == intentIndex[OutOfScope] && p == 0
 		return res
 	}
-	if intent, ok := c.keywordWithTail(w, res.Entities); ok {
-		res.Intent = Intents[intent]
-		res.Confidence = keywordConfidence
-		return res
-	}
-	if bareAnswer(w.keyTok) {
-		// "không", "no", "ok à": a reply to something this message does not carry. Never
-		// guess an intent from it (a bare "no" is not "stop sending me messages").
-		res.Intent, res.Unsure = OutOfScope, true
-		return res
-	}
-	if intent, conf, ok := c.bareCode(w); ok {
-		res.Intent = Intents[intent]
-		res.Confidence = conf
-		return res
-	}
-	label, p := c.decide(w, text, res.Entities)
-	if !hasCloserCue(w.keyTok) {
-		// no closer glued to the end: nothing to cut
-	} else if head, ok := c.cutCloser(text); ok {
-		hw := c.getWork()
-		c.text.prepare(hw, head)
-		if hl, hp := c.decide(hw, head, res.Entities); hp >= confident && hl != label {
-			label, p = hl, hp
+	if hasCloserCue(w.keyTok) {
+		// "…nộp ở đâu cảm ơn cán bộ nhiều": read again without the closer glued to the end.
+		if head, ok := c.cutCloser(text); ok {
+			hw := c.getWork()
+			c.text.prepare(hw, head)
+			hl, hp, hfixed := c.read(hw, head, res.Entities)
+			c.scratch.Put(hw)
+			switch {
+			case hfixed >= 0 && hp > 0:
+				res.Intent, res.Confidence = Intents[hfixed], hp
+				return res
+			case hfixed < 0 && hp >= confident && hl != label:
+				label, p = hl, hp
+			}
 		}
-		c.scratch.Put(hw)
 	}
 	res.Confidence = round3(p)
-	if id, ok := match(c.schemes.decisive, w.keyTok); ok {
+	if id, ok := match(c.schemes.decisive, w.keyTok); ok && !keepsItsIntent[label] {
 		// "bố tôi là thương binh ... được bao nhiêu": another scheme, whatever it sounds like.
 		res.Intent, res.Entities[EntityOtherScheme] = OutOfScope, id
 		res.Confidence = max(res.Confidence, keywordConfidence)
 		return res
 	}
-	if p < threshold || label == intentIndex[OutOfScope] && p < oosThreshold {
+	if p < threshold || label == intentIndex[OutOfScope] && p < oosThreshold ||
+		social(label) && p < oosThreshold {
 		res.Intent = OutOfScope
 		res.Unsure = true
 		return res
@@ -256,6 +255,28 @@ func (c *Classifier) Classify(text string) Result {
 		}
 	}
 	return res
+}
+
+// read understands a prepared message. A message the grammar decides (an SMS command, a bare
+// code, a bare yes/no) gets fixed ≥ 0: its intent, with p its confidence (0 for a bare yes/no,
+// which is not understood). Otherwise fixed is -1 and label, p are the model's reading.
+func (c *Classifier) read(w *work, text string, ents map[string]string) (label int, p float64, fixed int) {
+	if intent, ok := c.keyword(w, ents); ok {
+		return 0, keywordConfidence, intent
+	}
+	if intent, ok := c.keywordWithTail(w, ents); ok {
+		return 0, keywordConfidence, intent
+	}
+	if bareAnswer(w.keyTok) {
+		// "không", "no", "ok à": a reply to something this message does not carry. Never
+		// guess an intent from it (a bare "no" is not "stop sending me messages").
+		return 0, 0, intentIndex[OutOfScope]
+	}
+	if intent, conf, ok := c.bareCode(w); ok {
+		return 0, conf, intent
+	}
+	label, p = c.decide(w, text, ents)
+	return label, p, -1
 }
 
 // decide is the model's reading of a prepared message: its core once the wrapping is peeled
