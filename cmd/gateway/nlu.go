@@ -207,7 +207,8 @@ type evalReport struct {
 }
 
 type reliabilityBin struct {
-	From, To       float64 `json:"from"`
+	From           float64 `json:"from"`
+	To             float64 `json:"to"`
 	Count          int     `json:"count"`
 	MeanConfidence float64 `json:"mean_confidence"`
 	Accuracy       float64 `json:"accuracy"`
