@@ -155,6 +155,7 @@ type turn struct {
 	// understood keeps a classification made while deciding whether a message leaves a flow,
 	// so the message is not classified twice.
 	understood *nlu.Result
+	followUp   bool // the message was read as a follow-up of the last answer's topic
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }

@@ -45,16 +45,30 @@ func (e *Engine) readTopic(ctx context.Context, t *turn, r *nlu.Result) (bool, e
 	now := e.cfg.Now()
 	recent := t.st.Topic != "" && now.Unix()-t.st.TopicAt < int64(topicTTL/time.Second)
 	short := len(strings.Fields(r.Text)) <= followUpWords && ent["category"] == ""
-	if recent && short && sticky[t.st.Topic] && (generic[r.Intent] || r.Unsure) {
-		if t.st.Topic == "application_status" {
-			return e.statusFollowUp(ctx, t)
+	if recent && short && t.st.Topic == "application_status" && (generic[r.Intent] || r.Unsure || statusFollowUpWords(r.Text)) {
+		if done, err := e.statusFollowUp(ctx, t); done || err != nil {
+			return done, err
 		}
+	}
+	if recent && short && sticky[t.st.Topic] && t.st.Topic != "application_status" && (generic[r.Intent] || r.Unsure) {
 		r.Intent, r.Unsure = t.st.Topic, false
+		t.followUp = true
 	}
 	if topic := e.kb.Topic(r.Intent, r.Text); topic != "" {
 		ent["topic"] = topic
 	}
 	return false, nil
+}
+
+// statusFollowUpWords ask about the application just shown: what is missing, why, when.
+func statusFollowUpWords(text string) bool {
+	for _, w := range strings.Fields(i18n.Key(text)) {
+		switch w {
+		case "thieu", "sao", "why", "missing", "ly", "lydo", "dung", "tu", "bao", "khi", "when", "note", "ghi":
+			return true
+		}
+	}
+	return false
 }
 
 // remember records what the last answer was about.
@@ -88,6 +102,13 @@ func (e *Engine) statusFollowUp(ctx context.Context, t *turn) (bool, error) {
 // the contact and the menu (offering a person), instead of the same block again.
 func (e *Engine) repeated(ctx context.Context, t *turn, key string) bool {
 	now := e.cfg.Now().Unix()
+	if t.followUp || !strings.HasPrefix(key, "complaint#") {
+		// Only the complaint block is long and asked again in anger; a follow-up ("how much is
+		// it" after the funeral answer) is answered in full.
+		t.st.Last, t.st.LastAt = key, now
+		t.changed = true
+		return false
+	}
 	if t.st.Last == key && now-t.st.LastAt < int64(topicTTL/time.Second) {
 		t.reply(e.withMenu(t.lang, e.msg(t.lang, "core.repeat", e.contactLine(ctx, t)...)))
 		t.st.LastAt = now

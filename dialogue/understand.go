@@ -34,7 +34,12 @@ func (e *Engine) finish(t *turn) {
 	tok := strings.Fields(i18n.Key(t.in.Text))
 	var lead []gateway.Reply
 	if fullIDNumber(t.in.Text) {
-		lead = append(lead, e.msg(t.lang, "core.id_number"))
+		if t.intent == nlu.OutOfScope || t.intent == "not_understood" {
+			// Only the number: say what to send instead, and offer the menu.
+			t.replies = []gateway.Reply{e.withMenu(t.lang, e.msg(t.lang, "core.id_number"))}
+		} else {
+			lead = append(lead, e.msg(t.lang, "core.id_number"))
+		}
 	}
 	if speaksOfDeath(tok) {
 		lead = append(lead, e.msg(t.lang, "core.condolence"))
