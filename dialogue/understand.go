@@ -57,7 +57,9 @@ func (e *Engine) finish(t *turn) {
 			}
 		}
 	}
-	if a := addressForm(tok); a != "" && a != t.st.Addr {
+	// Someone who wrote of themselves as "em" or "cháu" is still younger when they later write
+	// "tôi" ("bố tôi"): the younger form stays.
+	if a := addressForm(tok); a != "" && a != t.st.Addr && t.st.Addr != addrYounger {
 		t.st.Addr = a
 		t.changed = true
 	}

@@ -101,7 +101,9 @@ func TestEntities(t *testing.T) {
 		{"ma ho so tb-2025-000123, 4 so cuoi cccd 2019", map[string]string{"application_code": "TB-2025-000123", "id_last4": "2019"}},
 		{"số cuối căn cước 0912", map[string]string{"id_last4": "0912"}},
 		{"gọi 0227 3000 101", map[string]string{}},
-		{"mã hồ sơ ab12/2025.x", map[string]string{"application_code": "AB12/2025.X"}},
+		// Codes have the shape of the department's (the demo's TB-2025-000123): others are not codes.
+		{"mã hồ sơ ab12/2025.x", map[string]string{}},
+		{"mã hồ sơ tb.2025.000999", map[string]string{"application_code": "TB.2025.000999"}},
 		{"được 500k hay 1tr5", map[string]string{}},
 		{"nghị định 20/2021/nđ-cp và 20/2021/nd-cp", map[string]string{}},
 		{"làm việc t2-t6", map[string]string{}},
