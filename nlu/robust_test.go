@@ -136,6 +136,14 @@ func TestWrapperSetsAreDisjoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	train, bench := readWrappers(t, raw), benchWrappers(t)
+	raw2, err := os.ReadFile(filepath.Join("testdata", "robustness_wrappers_2.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := readWrappers(t, raw2)
+	bench.Openers = append(bench.Openers, second.Openers...)
+	bench.Contexts = append(bench.Contexts, second.Contexts...)
+	bench.Closers = append(bench.Closers, second.Closers...)
 	all := func(w wrapperSet) []string { return slices.Concat(w.Openers, w.Contexts, w.Closers) }
 	words := func(s string) map[string]bool {
 		m := map[string]bool{}
@@ -161,5 +169,24 @@ func TestWrapperSetsAreDisjoint(t *testing.T) {
 	}
 	if len(bench.Openers) < 6 || len(bench.Contexts) < 5 || len(bench.Closers) < 5 {
 		t.Errorf("benchmark wrappers too few: %d openers, %d contexts, %d closers", len(bench.Openers), len(bench.Contexts), len(bench.Closers))
+	}
+}
+
+// TestRobustnessSecondSet is the benchmark with a second held-out set of wrappers, written after
+// the understanding was built and never studied for its mistakes: an independent check of the
+// first figure.
+func TestRobustnessSecondSet(t *testing.T) {
+	path := filepath.Join(repoRoot(t), "..", "shared", "nlu", "dev.jsonl")
+	if _, err := os.Stat(path); err != nil && os.Getenv("CI") == "" {
+		t.Skipf("evaluation set %s not found: place the project's shared/ folder beside the repository", path)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "robustness_wrappers_2.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := runRobustness(classifier(t), readLabelled(t, path), readWrappers(t, raw))
+	t.Logf("robustness, second wrapper set (dev.jsonl): %v", f)
+	if share := float64(f.changed) / float64(f.wrapped); share > 0.05 {
+		t.Errorf("%.2f%% of wrapped questions change intent with the second wrapper set, want ≤ 5%%", 100*share)
 	}
 }
