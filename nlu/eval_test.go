@@ -119,11 +119,12 @@ func TestDevAccuracy(t *testing.T) {
 	c := loadEmbedded(t)
 	acc, fa := accuracy(t, c, items, os.Getenv("NLU_SHOW") != "")
 	t.Logf("dev.jsonl: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
-	if acc < 0.95 {
-		t.Errorf("accuracy on dev.jsonl = %.3f, want ≥ 0.95", acc)
+	// Issue 10's targets are ≥ 98% and 0%; the figure reached is in the README (97.7%).
+	if acc < 0.97 {
+		t.Errorf("accuracy on dev.jsonl = %.3f, want ≥ 0.97", acc)
 	}
-	if fa > 0.05 {
-		t.Errorf("out-of-scope false acceptance on dev.jsonl = %.3f, want ≤ 0.05", fa)
+	if fa > 0 {
+		t.Errorf("out-of-scope false acceptance on dev.jsonl = %.3f, want 0", fa)
 	}
 }
 
@@ -144,8 +145,8 @@ func TestHeldoutEnglishAccuracy(t *testing.T) {
 	c := loadEmbedded(t)
 	acc, fa := accuracy(t, c, items, true)
 	t.Logf("heldout_en: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
-	if acc < 0.9 {
-		t.Errorf("accuracy on English held-out examples = %.3f, want ≥ 0.9", acc)
+	if acc < 0.95 {
+		t.Errorf("accuracy on English held-out examples = %.3f, want ≥ 0.95", acc)
 	}
 	if fa > 0.05 {
 		t.Errorf("out-of-scope false acceptance on English held-out examples = %.3f, want ≤ 0.05", fa)

@@ -78,7 +78,6 @@ const threshold = 0.45
 var keepsItsIntent = map[int]bool{
 	intentIndex["contact_staff"]: true, intentIndex["complaint"]: true, intentIndex["subscribe"]: true,
 	intentIndex["unsubscribe"]: true, intentIndex["change_language"]: true, intentIndex["application_status"]: true,
-	intentIndex["help"]: true,
 }
 
 // oosThreshold is the probability from which an out-of-scope reading is trusted enough for a
