@@ -73,9 +73,9 @@ func Normalize(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	space := true // suppress leading spaces
-	runes := []rune(s)
-	for i, r := range runes {
+	space := true   // suppress leading spaces
+	prev := rune(0) // the rune before r
+	for i, r := range s {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			b.WriteRune(unicode.ToLower(r))
@@ -85,8 +85,7 @@ func Normalize(s string) string {
 			if !space {
 				b.WriteRune(r)
 			}
-		case (r == '-' || r == '.' || r == '/') && i > 0 && i+1 < len(runes) &&
-			isAlnum(runes[i-1]) && isAlnum(runes[i+1]):
+		case (r == '-' || r == '.' || r == '/') && i > 0 && isAlnum(prev) && nextIsAlnum(s[i+1:]):
 			b.WriteRune(r)
 		default:
 			if !space {
@@ -94,8 +93,18 @@ func Normalize(s string) string {
 				space = true
 			}
 		}
+		prev = r
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// nextIsAlnum reports whether s starts with a letter or digit.
+func nextIsAlnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return isAlnum(r)
 }
 
 func isASCII(s string) bool {

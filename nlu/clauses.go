@@ -279,6 +279,9 @@ var closerCues = [][]string{
 // hasCloserCue reports whether folded tokens hold a closer cue after their first word.
 func hasCloserCue(tok []string) bool {
 	for i := 1; i < len(tok); i++ {
+		if !cueFirst[tok[i]] {
+			continue
+		}
 		for _, cue := range closerCues {
 			if tok[i] == cue[0] && i+len(cue) <= len(tok) && equalWords(tok[i:i+len(cue)], cue) {
 				return true
@@ -287,6 +290,15 @@ func hasCloserCue(tok []string) bool {
 	}
 	return false
 }
+
+// cueFirst holds the first words of closerCues.
+var cueFirst = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range closerCues {
+		m[c[0]] = true
+	}
+	return m
+}()
 
 // cutCloser returns the text before a closer glued to its end, when the closer carries no
 // request of its own (the model reads it as social or out of scope, asking nothing).

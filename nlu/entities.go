@@ -200,9 +200,11 @@ func idLast4(tok []string, codeAt int) (string, bool) {
 // disability, whose amounts cover children and the elderly); otherwise the first named.
 func category(tok []string) (string, bool) {
 	first := ""
-	found := map[string]bool{}
+	var found [8]string // the categories found, few
+	nf := 0
 	for i := range tok {
-		for _, p := range categoryPhrases {
+		for _, pi := range categoryByFirst[tok[i]] {
+			p := categoryPhrases[pi]
 			if i+len(p.words) > len(tok) {
 				continue
 			}
@@ -217,17 +219,31 @@ func category(tok []string) (string, bool) {
 				if first == "" {
 					first = p.category
 				}
-				found[p.category] = true
+				if nf < len(found) {
+					found[nf] = p.category
+					nf++
+				}
 			}
 		}
 	}
 	for _, c := range []string{CategoryHIV, CategoryDisability} {
-		if found[c] {
-			return c, true
+		for _, f := range found[:nf] {
+			if f == c {
+				return c, true
+			}
 		}
 	}
 	return first, first != ""
 }
+
+// categoryByFirst indexes categoryPhrases by their first word.
+var categoryByFirst = func() map[string][]int {
+	m := map[string][]int{}
+	for i, p := range categoryPhrases {
+		m[p.words[0]] = append(m[p.words[0]], i)
+	}
+	return m
+}()
 
 var numberWords = map[string]int{
 	"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6,

@@ -114,7 +114,7 @@ func (m *model) features(w *work) {
 // returns the best class.
 func (m *model) probs(w *work) (int, float64) {
 	if len(m.members) == 1 {
-		return m.members[0].probs(w.feats, w.scores[:m.k])
+		return m.members[len(m.members)-1].probs(w.feats, w.scores[:m.k])
 	}
 	s := w.scores[:m.k]
 	acc := w.acc[:m.k]
