@@ -163,6 +163,22 @@ func ExpandAbbreviations(key string) string {
 	if key == "" {
 		return key
 	}
+	// Most texts hold no shorthand: find out without splitting them.
+	found := false
+	for start, i := 0, 0; i <= len(key) && !found; i++ {
+		if i < len(key) && key[i] != ' ' {
+			continue
+		}
+		if w := key[start:i]; w != "" {
+			if x, ok := abbreviations[w]; ok && x != w {
+				found = true
+			}
+		}
+		start = i + 1
+	}
+	if !found {
+		return key
+	}
 	words := strings.Fields(key)
 	changed := false
 	for i, w := range words {

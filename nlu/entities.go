@@ -320,10 +320,11 @@ func age(tok []string) (string, bool) {
 
 // communeIndex matches commune names without diacritics and with one small typo.
 type communeIndex struct {
-	names   []string         // canonical
-	words   [][]string       // folded words of each name
-	compact []string         // folded name without spaces
-	first   map[string][]int // first folded word, or compact name → communes
+	names    []string         // canonical
+	words    [][]string       // folded words of each name
+	compact  []string         // folded name without spaces
+	first    map[string][]int // first folded word, or compact name → communes
+	maxWords int              // the most words a name has
 }
 
 func newCommuneIndex(names []string) *communeIndex {
@@ -341,6 +342,7 @@ func newCommuneIndex(names []string) *communeIndex {
 		}
 		ci.names = append(ci.names, strings.TrimSpace(n))
 		ci.words = append(ci.words, strings.Fields(k))
+		ci.maxWords = max(ci.maxWords, len(ci.words[len(ci.words)-1]))
 		ci.compact = append(ci.compact, strings.ReplaceAll(k, " ", ""))
 		c := len(ci.names) - 1
 		ci.first[ci.words[c][0]] = append(ci.first[ci.words[c][0]], c)
@@ -384,6 +386,13 @@ func (ci *communeIndex) find(tok []string, vocab map[string]int) (string, int, i
 	}
 	var buf [64]byte
 	for i := range tok {
+		allKnown := true
+		for j := i; j < min(len(tok), i+ci.maxWords); j++ {
+			allKnown = allKnown && known[j]
+		}
+		if allKnown {
+			continue // the spans starting here hold only known words
+		}
 		for c, ws := range ci.words {
 			cl := len(ci.compact[c])
 			if cl < 5 {
