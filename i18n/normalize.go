@@ -33,9 +33,35 @@ var foldTable = func() map[rune]rune {
 	return m
 }()
 
+// foldLatin and foldExtended are foldTable as arrays over its two ranges (0 = no folding), so
+// that folding a letter is an index, not a map lookup.
+var foldLatin, foldExtended = func() (a [0x250 - 0xC0]rune, b [0x1F00 - 0x1E00]rune) {
+	for r, base := range foldTable {
+		switch {
+		case r >= 0xC0 && r < 0x250:
+			a[r-0xC0] = base
+		case r >= 0x1E00 && r < 0x1F00:
+			b[r-0x1E00] = base
+		}
+	}
+	return
+}()
+
 // FoldRune returns r without its diacritics (ế → e, Đ → D). Combining marks fold to -1 (dropped).
 func FoldRune(r rune) rune {
 	if r < utf8.RuneSelf {
+		return r
+	}
+	switch {
+	case r >= 0xC0 && r < 0x250:
+		if b := foldLatin[r-0xC0]; b != 0 {
+			return b
+		}
+		return r
+	case r >= 0x1E00 && r < 0x1F00:
+		if b := foldExtended[r-0x1E00]; b != 0 {
+			return b
+		}
 		return r
 	}
 	if b, ok := foldTable[r]; ok {

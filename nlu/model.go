@@ -146,10 +146,12 @@ func (mb *member) probs(feats []feat, s []float64) (int, float64) {
 	k := len(s)
 	copy(s, mb.bias)
 	for _, f := range feats {
-		row := mb.w[int(f.id)*k : int(f.id)*k+k]
-		v := float64(f.val)
+		base := int(f.id) * k
+		row := mb.w[base : base+k : base+k]
+		v := f.val
+		s := s[:len(row)]
 		for j, x := range row {
-			s[j] += v * float64(x)
+			s[j] += float64(v * x)
 		}
 	}
 	best := 0
