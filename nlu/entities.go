@@ -40,6 +40,15 @@ var categoryPhrases = []struct {
 	{[]string{"nuoi", "con", "1", "minh"}, CategorySingleParent},
 	{[]string{"hiv"}, CategoryHIV},
 	{[]string{"aids"}, CategoryHIV},
+	{[]string{"elderly"}, CategoryElderly},
+	{[]string{"disabled"}, CategoryDisability},
+	{[]string{"disability"}, CategoryDisability},
+	{[]string{"orphan"}, CategoryChild},
+	{[]string{"orphaned"}, CategoryChild},
+	{[]string{"orphans"}, CategoryChild},
+	{[]string{"single", "parent"}, CategorySingleParent},
+	{[]string{"single", "mother"}, CategorySingleParent},
+	{[]string{"single", "father"}, CategorySingleParent},
 }
 
 // smsCategoryCodes are the category arguments of the HS keyword ("HS NKT").
