@@ -172,6 +172,11 @@ func (mb *member) probs(feats []feat, s []float64) (int, float64) {
 	return best, s[best]
 }
 
+// bare is the reading of the regression of bare messages alone (features already computed).
+func (m *model) bare(w *work) (int, float64) {
+	return m.members[0].probs(w.feats, w.scores[:m.k])
+}
+
 // predict classifies prepared words.
 func (m *model) predict(w *work) (int, float64) {
 	m.features(w)

@@ -73,6 +73,9 @@ const MaxInput = 2000
 // treated as not understood.
 const threshold = 0.45
 
+// socialBare is the probability from which the bare regression decides a greeting or thanks.
+const socialBare = 0.9
+
 // keepsItsIntent are the readings a neighbouring scheme's words do not override: someone who
 // asks for a person, complains or manages announcements gets that, whatever scheme they name.
 var keepsItsIntent = map[int]bool{
@@ -232,6 +235,14 @@ func (c *Classifier) Classify(text string) Result {
 			case hfixed < 0 && hp >= confident && hl != label:
 				label, p = hl, hp
 			}
+		}
+	}
+	if social(label) && p < oosThreshold && splitClauses(text) == nil {
+		// The wrapped regression learnt greetings and thanks as what is put around a question, so
+		// it doubts them; a message of one clause that the bare regression is sure is a greeting
+		// (and both read so) is one.
+		if lb, pb := c.model.bare(w); lb == label && pb >= socialBare {
+			p = pb
 		}
 	}
 	res.Confidence = round3(p)
