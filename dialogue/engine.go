@@ -6,8 +6,11 @@
 //
 // Multi-turn flows (verification of an application, the eligibility screener, choosing a commune)
 // keep their state under conv:<channel>:<sender> with a TTL (STATE_TTL); a person's language
-// choice is remembered under lang:<channel>:<sender> across sessions. A person leaves a flow at
-// any time by asking something else.
+// choice is remembered under lang:<channel>:<sender> across sessions (or, without a choice, the
+// language detected from their messages: language.go). A person leaves a flow at any time by
+// asking something else. Short follow-ups are read in the light of the last answer's topic
+// (topic.go); communes, places and requests for staff are handled in commune.go; the replies are
+// adapted to the person (form of address, condolence, ID-number warning: understand.go).
 package dialogue
 
 import (

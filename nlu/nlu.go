@@ -4,12 +4,17 @@
 // beneficiary category, age).
 //
 // It works in pure Go and learns at start-up from the department's own training examples
-// (data files nlu/*.jsonl): Load trains a multinomial logistic regression over word unigrams,
-// bigrams and character n-grams of the folded text (diacritics removed, chat abbreviations
-// expanded, small typos corrected against the training vocabulary). SMS keyword commands from
-// basic phones ("TT TB-2025-000123 4567", "LICH Vu Phuc", "HS NKT", "DK", "HUY", "HD") are
-// recognised by a small grammar before the model. A message the model is not confident about is
-// reported as out of scope with Unsure set, so that the caller answers "not understood" kindly.
+// (data files nlu/*.jsonl, and nlu/wrappers.toml): Load trains two multinomial logistic
+// regressions over word unigrams, bigrams and character n-grams of the folded text (diacritics
+// removed, Telex/VNI key sequences decoded, chat abbreviations expanded, small typos corrected
+// against the training vocabulary), one on the examples as written and one also on the examples
+// wrapped in politeness and context, and averages them. A message is read in clauses, and the
+// greetings, thanks and small talk around its request are peeled off (clauses.go). SMS keyword
+// commands from basic phones ("TT TB-2025-000123 4567", "LICH Vu Phuc", "HS NKT", "DK", "HUY",
+// "HD") are recognised by a small grammar before the model; application codes only in the shape
+// of the department's codes (codes.go); neighbouring schemes by their words (schemes.go). A
+// message the model is not confident about is reported as out of scope with Unsure set, so that
+// the caller answers "not understood" kindly.
 //
 // A Classifier is immutable after Load and safe for concurrent use.
 package nlu
