@@ -2,6 +2,8 @@ package nlu
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/socialaid-vn/gateway/i18n"
 )
@@ -55,6 +57,28 @@ func splitClauses(text string) []string {
 	}
 	return out
 }
+
+// tokenCount is the number of words i18n.Normalize makes of s: runs of letters, digits and
+// marks, with - . / kept between two letters or digits.
+func tokenCount(s string) int {
+	n, in := 0, false
+	prev := rune(0)
+	for i, r := range s {
+		word := unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) && in
+		if !word && (r == '-' || r == '.' || r == '/') && in && isAlnumRune(prev) {
+			next, _ := utf8.DecodeRuneInString(s[i+len(string(r)):])
+			word = isAlnumRune(next)
+		}
+		if word && !in {
+			n++
+		}
+		in = word
+		prev = r
+	}
+	return n
+}
+
+func isAlnumRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func isAlnumByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
@@ -143,13 +167,27 @@ func peelable(label int, p float64, asks bool) bool {
 // false when the message is one clause, nothing could be peeled, or what remains is not
 // understood: the caller then classifies the whole. ents receives what a keyword command in the
 // remaining clause sets ("Cháu chào cô. HS TE": category child).
-func (c *Classifier) core(text string, ents map[string]string) (int, float64, bool) {
+func (c *Classifier) core(whole *work, text string, ents map[string]string) (int, float64, bool) {
 	clauses := splitClauses(text)
 	if clauses == nil {
 		return 0, 0, false
 	}
 	w := c.getWork()
 	defer c.scratch.Put(w)
+	// The clauses' words are spans of the whole message's words: read them from there rather
+	// than normalising each clause again (when the counts agree, as they do but for odd text).
+	spans := make([]int, len(clauses)+1)
+	for i, cl := range clauses {
+		spans[i+1] = spans[i] + tokenCount(cl)
+	}
+	fromWhole := spans[len(clauses)] == len(whole.keyTok)
+	prepare := func(from, to int) {
+		if fromWhole {
+			c.text.prepareSpan(w, whole, spans[from], spans[to])
+			return
+		}
+		c.text.prepare(w, strings.Join(clauses[from:to], ", "))
+	}
 	type verdict struct {
 		label int
 		p     float64
@@ -166,7 +204,7 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 		return true
 	}
 	for i, cl := range clauses {
-		c.text.prepare(w, cl)
+		prepare(i, i+1)
 		if label, ok := c.keyword(w, map[string]string{}); ok {
 			vs[i] = verdict{label: label, p: keywordConfidence}
 			continue
@@ -222,7 +260,7 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 	if hi-lo == 1 {
 		v := vs[lo]
 		if v.p == keywordConfidence && !v.asks {
-			c.text.prepare(w, clauses[lo])
+			prepare(lo, lo+1)
 			if _, ok := c.keyword(w, ents); !ok {
 				c.keywordWithTail(w, ents)
 			}
@@ -237,7 +275,7 @@ func (c *Classifier) core(text string, ents map[string]string) (int, float64, bo
 	if lo == 0 && hi == len(clauses) {
 		label, p = -1, 0 // the whole message: the caller's classification
 	} else {
-		c.text.prepare(w, strings.Join(clauses[lo:hi], ", "))
+		prepare(lo, hi)
 		label, p = c.model.predict(w)
 	}
 	// What remains is read as a whole; when that is unsure, the last clause that asks something

@@ -298,7 +298,7 @@ func (c *Classifier) read(w *work, text string, ents map[string]string) (label i
 // off, else the whole.
 func (c *Classifier) decide(w *work, text string, ents map[string]string) (int, float64) {
 	lw, pw := c.model.predict(w)
-	lc, pc, ok := c.core(text, ents)
+	lc, pc, ok := c.core(w, text, ents)
 	if !ok || lc == lw {
 		if ok && pc > pw {
 			return lc, pc

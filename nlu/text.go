@@ -1,6 +1,10 @@
 package nlu
 
-import "github.com/socialaid-vn/gateway/i18n"
+import (
+	"strings"
+
+	"github.com/socialaid-vn/gateway/i18n"
+)
 
 // work is the per-call scratch space, pooled so that classifying allocates little.
 type work struct {
@@ -102,6 +106,16 @@ func (tp *textPrep) prepare(w *work, text string) {
 		w.normTok = appendFields(w.normTok[:0], w.norm)
 		w.keyTok = appendFields(w.keyTok[:0], w.key)
 	}
+	tp.modelWords(w, true)
+}
+
+// prepareSpan fills w with words from to to of a prepared message (a clause of it), as prepare
+// would for that clause alone.
+func (tp *textPrep) prepareSpan(w, whole *work, from, to int) {
+	w.normTok = append(w.normTok[:0], whole.normTok[from:to]...)
+	w.keyTok = append(w.keyTok[:0], whole.keyTok[from:to]...)
+	w.norm = strings.Join(w.normTok, " ")
+	w.key = strings.Join(w.keyTok, " ")
 	tp.modelWords(w, true)
 }
 
