@@ -116,7 +116,7 @@ func TestDevAccuracy(t *testing.T) {
 		t.Skipf("evaluation set %s not found: place the project's shared/ folder beside the repository", path)
 	}
 	items := readLabelled(t, path)
-	c := loadEmbedded(t)
+	c := classifier(t)
 	acc, fa := accuracy(t, c, items, os.Getenv("NLU_SHOW") != "")
 	t.Logf("dev.jsonl: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
 	if acc < 0.98 {
@@ -129,7 +129,7 @@ func TestDevAccuracy(t *testing.T) {
 
 func TestHeldoutAccuracy(t *testing.T) {
 	items := readLabelled(t, filepath.Join("testdata", "heldout.jsonl"))
-	c := loadEmbedded(t)
+	c := classifier(t)
 	acc, fa := accuracy(t, c, items, true)
 	t.Logf("heldout: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
 	if acc < 0.9 {
@@ -141,7 +141,7 @@ func TestHeldoutAccuracy(t *testing.T) {
 // broken English): held-out phrasings not in the training data.
 func TestHeldoutEnglishAccuracy(t *testing.T) {
 	items := readLabelled(t, filepath.Join("testdata", "heldout_en.jsonl"))
-	c := loadEmbedded(t)
+	c := classifier(t)
 	acc, fa := accuracy(t, c, items, true)
 	t.Logf("heldout_en: %d items, accuracy %.3f, out-of-scope false acceptance %.3f", len(items), acc, fa)
 	if acc < 0.95 {
