@@ -144,15 +144,22 @@ func (m *model) probs(w *work) (int, float64) {
 // probs fills s with the member's class probabilities for feats and returns the best class.
 func (mb *member) probs(feats []feat, s []float64) (int, float64) {
 	k := len(s)
-	copy(s, mb.bias)
+	var accBuf [32]float32
+	acc := accBuf[:k:k]
+	if k > len(accBuf) {
+		acc = make([]float32, k)
+	}
 	for _, f := range feats {
 		base := int(f.id) * k
 		row := mb.w[base : base+k : base+k]
 		v := f.val
-		s := s[:len(row)]
+		acc := acc[:len(row)]
 		for j, x := range row {
-			s[j] += float64(v * x)
+			acc[j] += v * x
 		}
+	}
+	for j := range s {
+		s[j] = mb.bias[j] + float64(acc[j])
 	}
 	best := 0
 	for j := range s {
