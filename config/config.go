@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,10 @@ type Config struct {
 	CaseFirstResponseDays int
 	CaseResolveDays       int
 	CaseRetentionDays     int
+
+	// ApplicationCodePattern, when set, is what an application code looks like (a regular
+	// expression matched whole, case-insensitively); unset, the shapes of the imported codes.
+	ApplicationCodePattern *regexp.Regexp
 }
 
 // Var documents one environment variable.
@@ -138,6 +143,7 @@ var Vars = []Var{
 	{"CASE_FIRST_RESPONSE_DAYS", "2", "Working days (weekends and knowledge/holidays.csv skipped) within which a complaint or request gets a first staff response (1-60)."},
 	{"CASE_RESOLVE_DAYS", "10", "Working days within which a case is to be settled (1-120, at least CASE_FIRST_RESPONSE_DAYS)."},
 	{"CASE_RETENTION_DAYS", "1095", "Days a case (its texts are personal data) is kept after its last activity, then deleted; the anonymous counts stay (30-3650)."},
+	{"APPLICATION_CODE_PATTERN", "(unset: the shapes of the imported codes)", "Regular expression an application code matches, whole and case-insensitively (e.g. TB-?\\d{4}-?\\d{6}). Unset: a word is taken for a code only when it has the prefix and length of codes already imported."},
 }
 
 // Load reads and validates the configuration through getenv (os.Getenv in main).
@@ -324,6 +330,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.ConsoleSessionIdle = durVar("CONSOLE_SESSION_IDLE", 30*time.Minute, 5*time.Minute, 24*time.Hour)
 	c.ConsoleSessionMax = durVar("CONSOLE_SESSION_MAX", 12*time.Hour, time.Hour, 720*time.Hour)
+	if v := get("APPLICATION_CODE_PATTERN"); v != "" {
+		re, err := regexp.Compile(`(?i)^(?:` + v + `)$`)
+		if err != nil {
+			bad("APPLICATION_CODE_PATTERN", "not a regular expression: %v", err)
+		}
+		c.ApplicationCodePattern = re
+	}
 	c.StateTTL = 30 * time.Minute
 	if v := get("STATE_TTL"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -386,7 +386,7 @@ func (e *Engine) attachApplication(ctx context.Context, t *turn, code, last4 str
 	}
 	e.countStatus(ctx, t, "verified")
 	t.st.Draft.App = app.Code
-	t.st.Verified = app.Code
+	t.st.Verified, t.st.VerifiedAt = app.Code, e.cfg.Now().Unix()
 	if t.st.Commune == "" {
 		t.st.Commune = app.Commune
 	}

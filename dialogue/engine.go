@@ -6,8 +6,11 @@
 //
 // Multi-turn flows (verification of an application, the eligibility screener, choosing a commune)
 // keep their state under conv:<channel>:<sender> with a TTL (STATE_TTL); a person's language
-// choice is remembered under lang:<channel>:<sender> across sessions. A person leaves a flow at
-// any time by asking something else.
+// choice is remembered under lang:<channel>:<sender> across sessions (or, without a choice, the
+// language detected from their messages: language.go). A person leaves a flow at any time by
+// asking something else. Short follow-ups are read in the light of the last answer's topic
+// (topic.go); communes, places and requests for staff are handled in commune.go; the replies are
+// adapted to the person (form of address, condolence, ID-number warning: understand.go).
 package dialogue
 
 import (
@@ -45,13 +48,17 @@ type Knowledge interface {
 	Communes() []knowledge.Commune
 	StartScreening(entities map[string]string, text string) *knowledge.Screening
 	Step(s *knowledge.Screening, answer, lang string, now time.Time) (r gateway.Reply, done, understood bool)
+	SchemeAnswer(id, lang, commune string, now time.Time) (gateway.Reply, bool)
+	Topic(intent, text string) string
+	DecisiveTopic(text string) (intent, topic string, ok bool)
 }
 
 // Applications is the read model of applications and payment schedules (package lookup).
 type Applications interface {
 	Verify(ctx context.Context, sender, code, last4 string) (*lookup.Application, error)
 	ByPhone(ctx context.Context, sender, phone string) ([]lookup.Application, error)
-	NextPayment(ctx context.Context, commune string, now time.Time) (*lookup.Schedule, error)
+	Payments(ctx context.Context, commune string, now time.Time) ([]lookup.Schedule, error)
+	Get(ctx context.Context, code string) (*lookup.Application, error)
 	Watch(ctx context.Context, code string, ch gateway.Channel, chatID, lang string) error
 }
 
@@ -125,9 +132,22 @@ type state struct {
 	// let "/subscribe" and "khi nào nhận tiền" answer without asking again.
 	Commune  string `json:"m,omitempty"`
 	Category string `json:"k,omitempty"`
-	// cases: the complaint being written, and an application verified in this conversation.
-	Draft    *caseDraft `json:"d,omitempty"`
-	Verified string     `json:"v,omitempty"`
+	// cases: the complaint being written.
+	Draft *caseDraft `json:"d,omitempty"`
+	// Addr is how the person is addressed (addrOlder "Ông/Bà", addrYounger "Anh/Chị").
+	Addr string `json:"a,omitempty"`
+	// Topic is what the last answer was about, to read short follow-ups (topic.go).
+	Topic   string `json:"t,omitempty"`
+	TopicAt int64  `json:"ta,omitempty"`
+	// Verified is the application the person verified last, and when (unix seconds): follow-ups
+	// ("thiếu giấy gì", "tại sao bị tạm dừng") are answered from it for a short while.
+	Verified   string `json:"v,omitempty"`
+	VerifiedAt int64  `json:"va,omitempty"`
+	// Pending is an intent waiting for the commune (flowCommune): contact_staff, ...
+	Pending string `json:"p,omitempty"`
+	// Last is the answer given last and when, so that the same block is not sent again.
+	Last   string `json:"l,omitempty"`
+	LastAt int64  `json:"la,omitempty"`
 }
 
 // turn is one message being answered.
@@ -142,6 +162,7 @@ type turn struct {
 	// so the message is not classified twice.
 	understood *nlu.Result
 	silent     bool // cases: a message into a hand-off, deliberately not answered
+	followUp   bool // the message was read as a follow-up of the last answer's topic
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -196,18 +217,22 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 }
 
 func (e *Engine) handle(ctx context.Context, t *turn) error {
-	lang, err := e.language(ctx, t.in)
+	stored, explicit, err := e.storedLanguage(ctx, t.in)
 	if err != nil {
 		t.lang = e.cfg.DefaultLang
 		return err
 	}
-	t.lang = lang
+	t.lang = e.language(t.in, stored)
+	if err := e.detectLanguage(ctx, t, stored, explicit); err != nil {
+		return err
+	}
 	if err := e.loadState(ctx, t); err != nil {
 		return err
 	}
 	if err := e.dispatch(ctx, t); err != nil {
 		return err
 	}
+	e.finish(t)
 	if t.changed {
 		return e.saveState(ctx, t)
 	}
@@ -259,6 +284,12 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		t.st.Commune = c
 		t.changed = true
 	}
+	if done, err := e.readTopic(ctx, t, &r); done || err != nil {
+		return err
+	}
+	if e.communeOnly(t, r) {
+		return nil
+	}
 	if r.Unsure {
 		t.intent = "not_understood"
 		t.reply(e.notUnderstood(t))
@@ -268,9 +299,18 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 	if t.st.Flow != flowNone {
 		t.setFlow(flowNone)
 	}
+	defer func() { e.remember(t, t.intent) }()
 	// cases: complaints open cases, contact_staff a hand-off.
 	if handled, err := e.routeCase(ctx, t, r); handled {
 		return err
+	}
+	if place := ent[EntityPlace]; place != "" && e.communeOf(ent) == "" {
+		switch r.Intent {
+		case "payment":
+			return e.unknownPlace(t, "payment", flowPayment, place)
+		case "subscribe":
+			return e.unknownPlace(t, "subscribe", flowSubscribe, place)
+		}
 	}
 	switch r.Intent {
 	case "greeting":
@@ -282,6 +322,14 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 	case "change_language":
 		return e.changeLanguage(ctx, t, r.Text)
 	case "application_status":
+		if code := ent["application_code"]; code != "" && ent["id_last4"] == "" && ent["id_last4_invalid"] != "" {
+			// "TT TB-2025-000123 45": keep the code, ask for the 4 digits again; nothing is tried.
+			t.intent = "application_status"
+			t.st.Code = code
+			t.setFlow(flowVerifyLast4)
+			t.reply(e.textShort(t.lang, "core.verify.ask_digits_again", "core.verify.ask_digits_again_short"))
+			return nil
+		}
 		return e.status(ctx, t, ent["application_code"], ent["id_last4"])
 	case "eligibility":
 		if ent["age"] != "" || ent["category"] != "" {
@@ -289,16 +337,26 @@ func (e *Engine) route(ctx context.Context, t *turn, r nlu.Result) error {
 		}
 		return e.policy(t, "eligibility", ent)
 	case "payment":
+		if ent["topic"] != "" {
+			// "nhận hộ được không": answered as asked; a commune named next still gets its days.
+			commune := e.communeFor(ctx, t, ent)
+			if commune == "" {
+				defer t.setFlow(flowPayment)
+			}
+			return e.policy(t, "payment", withCommune(ent, commune))
+		}
 		return e.payment(ctx, t, e.communeFor(ctx, t, ent))
 	case "subscribe":
 		return e.subscribe(ctx, t, e.communeOf(ent))
 	case "unsubscribe":
 		return e.unsubscribe(ctx, t)
-	case "contact_staff", "complaint", "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
+	case "contact_staff":
+		return e.contactStaff(ctx, t, ent)
+	case "complaint", "benefit_amount", "documents", "health_insurance", "funeral_support", "relocation":
 		// The commune named, remembered or subscribed to gives the answer's contact point.
 		return e.policy(t, r.Intent, withCommune(ent, e.communeFor(ctx, t, ent)))
 	case nlu.OutOfScope:
-		t.reply(e.withMenu(t.lang, e.msg(t.lang, "core.out_of_scope", e.contactLine(ctx, t)...)))
+		return e.outOfScope(ctx, t, ent)
 	default:
 		t.intent = "not_understood"
 		t.reply(e.notUnderstood(t))
@@ -347,7 +405,7 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 		}
 		t.reply(r)
 		return true, nil
-	case flowSubscribe, flowPayment:
+	case flowSubscribe, flowPayment, flowCommune:
 		commune := e.communeOf(e.nlu.Entities(text))
 		if commune == "" {
 			if c, ok := e.kb.Commune(text); ok {
@@ -355,13 +413,32 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 			}
 		}
 		if commune == "" {
-			intent := "subscribe"
-			if t.st.Flow == flowPayment {
-				intent = "payment"
+			if !placeLike(text) {
+				// "ko di dc thi co mang tien den nha ko": a question of its own, not a name.
+				t.setFlow(flowNone)
+				return false, nil
 			}
-			return e.leaveOrReask(ctx, t, intent, func() { t.reply(e.askCommune(t, "core.commune.unknown")) })
+			intent := "subscribe"
+			switch t.st.Flow {
+			case flowPayment:
+				intent = "payment"
+			case flowCommune:
+				intent = t.st.Pending
+			}
+			return e.leaveOrReask(ctx, t, intent, func() {
+				flow := t.st.Flow
+				_ = e.unknownPlace(t, intent, flow, text)
+			})
 		}
 		t.st.Commune = commune
+		if t.st.Flow == flowCommune {
+			intent := t.st.Pending
+			t.st.Pending = ""
+			t.setFlow(flowNone)
+			t.intent = intent
+			defer func() { e.remember(t, t.intent) }()
+			return true, e.policy(t, intent, withCommune(nil, commune))
+		}
 		if t.st.Flow == flowSubscribe {
 			t.intent = "subscribe"
 			t.setFlow(flowNone)
@@ -465,6 +542,9 @@ func (e *Engine) command(ctx context.Context, t *turn) error {
 
 func (e *Engine) policy(t *turn, intent string, ent map[string]string) error {
 	t.intent = intent
+	if e.repeated(context.Background(), t, answerKey(intent, ent)) {
+		return nil
+	}
 	r, ok := e.kb.Answer(intent, t.lang, ent, e.cfg.Now())
 	if !ok {
 		t.reply(e.notUnderstood(t))
@@ -522,7 +602,15 @@ func (e *Engine) status(ctx context.Context, t *turn, code, last4 string) error 
 		return nil
 	case errors.Is(err, lookup.ErrNoMatch):
 		e.countStatus(ctx, t, "failed") // cases: counts
-		t.reply(e.textShort(t.lang, "core.verify.failed", "core.verify.failed_short"))
+		r := e.textShort(t.lang, "core.verify.failed", "core.verify.failed_short")
+		var nm *lookup.NoMatchError
+		if errors.As(err, &nm) && nm.Left > 0 && nm.Left <= 2 {
+			// Warn before the lockout, after the 3rd failure.
+			left := fmt.Sprint(nm.Left)
+			r.Text += "\n" + e.cat.T(t.lang, "core.verify.tries_left", "n", left)
+			r.Short += " " + e.cat.T(t.lang, "core.verify.tries_left_short", "n", left)
+		}
+		t.reply(r)
 		return nil
 	case err != nil:
 		return err
@@ -535,11 +623,12 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 	now := e.cfg.Now()
 	for i := range apps {
 		app := &apps[i]
-		next, err := e.apps.NextPayment(ctx, app.Commune, now)
+		sessions, err := e.apps.Payments(ctx, app.Commune, now)
 		if err != nil {
 			return err
 		}
-		r := lookup.StatusReply(e.cat, t.lang, app, next, now)
+		// The session that fits how the person is paid, when the record says so.
+		r := lookup.StatusReply(e.cat, t.lang, app, lookup.SessionFor(sessions, app.PaymentMethod), now)
 		if t.in.Channel == gateway.Telegram || t.in.Channel == gateway.Zalo || t.in.Channel == gateway.Web {
 			// Verified viewers on Telegram, Zalo and the web chat are told when the status changes.
 			if err := e.apps.Watch(ctx, app.Code, t.in.Channel, t.in.SenderID, t.lang); err != nil {
@@ -547,6 +636,7 @@ func (e *Engine) answerApplications(ctx context.Context, t *turn, apps []lookup.
 			}
 		}
 		t.st.Commune, t.st.Category = app.Commune, app.Category
+		t.st.Verified, t.st.VerifiedAt = app.Code, now.Unix()
 		t.changed = true
 		e.noteVerified(t, app.Code) // cases: a complaint in this conversation carries it
 		r.Choices = append(r.Choices, gateway.Choice{Label: e.cat.T(t.lang, "core.subscribe.offer"), Payload: "/subscribe " + app.Commune, Keyword: "DK"})
@@ -600,31 +690,23 @@ func (e *Engine) payment(ctx context.Context, t *turn, commune string) error {
 		t.reply(e.askCommune(t, "core.commune.ask_payment"))
 		return nil
 	}
-	next, err := e.apps.NextPayment(ctx, commune, e.cfg.Now())
+	sessions, err := e.apps.Payments(ctx, commune, e.cfg.Now())
 	if err != nil {
 		return err
 	}
 	t.st.Commune = commune
 	t.changed = true
-	t.reply(lookup.ScheduleReply(e.cat, t.lang, commune, next))
+	t.reply(lookup.PaymentsReply(e.cat, t.lang, commune, sessions))
 	return nil
 }
 
 func (e *Engine) subscribe(ctx context.Context, t *turn, commune string) error {
 	t.intent = "subscribe"
 	if commune == "" {
-		commune = t.st.Commune
-	}
-	if commune == "" {
-		if sub, err := e.subs.Get(ctx, t.in.Channel, t.in.SenderID); err != nil {
-			return err
-		} else if sub != nil && sub.Commune != "" {
-			commune = sub.Commune
-		}
-	}
-	if commune == "" {
+		// Subscribing is for one commune the person names: never guessed from the conversation
+		// (the commune it knows is offered first).
 		t.setFlow(flowSubscribe)
-		t.reply(e.askCommune(t, "core.commune.ask_subscribe"))
+		t.reply(e.askCommuneFirst(t, "core.commune.ask_subscribe"))
 		return nil
 	}
 	err := e.subs.Subscribe(ctx, audience.Subscriber{
@@ -694,19 +776,16 @@ func (e *Engine) languageChoice(lang string) gateway.Reply {
 	}
 }
 
-// language is the person's chosen language, else the channel's hint, else the default.
-func (e *Engine) language(ctx context.Context, in gateway.Inbound) (string, error) {
-	v, err := e.rdb.Get(ctx, langKey(in)).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", err
-	}
-	if l := i18n.Lang(v); l != "" {
-		return l, nil
+// language is the person's chosen language (explicit), else the one detected from their
+// messages, else the channel's hint, else the default.
+func (e *Engine) language(in gateway.Inbound, stored string) string {
+	if stored != "" {
+		return stored
 	}
 	if l := i18n.Lang(in.Lang); l != "" {
-		return l, nil
+		return l
 	}
-	return e.cfg.DefaultLang, nil
+	return e.cfg.DefaultLang
 }
 
 func langKey(in gateway.Inbound) string  { return "lang:" + string(in.Channel) + ":" + in.SenderID }

@@ -45,7 +45,18 @@ func parts(t *testing.T) {
 		for _, c := range shared.kb.Communes() {
 			shared.communes = append(shared.communes, c.Name)
 		}
-		shared.cls, shared.err = nlu.Load(fsys, nlu.Options{Communes: shared.communes})
+		// As the gateway does: the neighbouring schemes, and the shape of the demo codes.
+		var schemes []nlu.Scheme
+		for _, sc := range shared.kb.OtherSchemes() {
+			schemes = append(schemes, nlu.Scheme{ID: sc.ID, Decisive: sc.Decisive, Words: sc.Words})
+		}
+		if shared.cls, shared.err = nlu.Load(fsys, nlu.Options{Communes: shared.communes, Schemes: schemes}); shared.err != nil {
+			return
+		}
+		var shapes []string
+		if shapes, shared.err = lookup.DemoCodeShapes(fsys); shared.err == nil {
+			shared.cls.SetCodeShapes(shapes)
+		}
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)

@@ -31,7 +31,8 @@ func TestEveryIntentAnsweredInBothLanguages(t *testing.T) {
 		{intent: "subscribe", vi: "đăng ký nhận thông báo", en: "subscribe me to announcements", viWant: "xã/phường nào", enWant: "commune", fresh: true},
 		{intent: "unsubscribe", vi: "đừng nhắn tin cho tôi nữa", en: "stop sending me messages", viWant: "ngừng", enWant: "no longer"},
 		{intent: "complaint", vi: "tôi muốn khiếu nại vì tháng này bị trả thiếu tiền", en: "I want to complain, I was paid less this month", policy: true, viWant: "khiếu nại", enWant: "complain"},
-		{intent: "contact_staff", vi: "cho tôi xin số điện thoại cán bộ xã", en: "I want to talk to a staff member", policy: true, viWant: "UBND", enWant: "People's Committee"},
+		// Without a commune, the gateway asks for it first (then gives that commune's contact).
+		{intent: "contact_staff", vi: "cho tôi xin số điện thoại cán bộ xã", en: "I want to talk to a staff member", viWant: "xã/phường nào", enWant: "commune", fresh: true},
 		{intent: "change_language", vi: "tiếng Việt", en: "English please", viWant: "tiếng Việt", enWant: "English", noFolded: true},
 		{intent: "thanks", vi: "cảm ơn nhiều", en: "thank you", viWant: "không có gì", enWant: "welcome"},
 		{intent: "health_insurance", vi: "người hưởng trợ cấp có được cấp thẻ bảo hiểm y tế không", en: "do beneficiaries get a free health insurance card", policy: true, viWant: "bảo hiểm y tế", enWant: "insurance card"},

@@ -33,9 +33,35 @@ var foldTable = func() map[rune]rune {
 	return m
 }()
 
+// foldLatin and foldExtended are foldTable as arrays over its two ranges (0 = no folding), so
+// that folding a letter is an index, not a map lookup.
+var foldLatin, foldExtended = func() (a [0x250 - 0xC0]rune, b [0x1F00 - 0x1E00]rune) {
+	for r, base := range foldTable {
+		switch {
+		case r >= 0xC0 && r < 0x250:
+			a[r-0xC0] = base
+		case r >= 0x1E00 && r < 0x1F00:
+			b[r-0x1E00] = base
+		}
+	}
+	return
+}()
+
 // FoldRune returns r without its diacritics (ế → e, Đ → D). Combining marks fold to -1 (dropped).
 func FoldRune(r rune) rune {
 	if r < utf8.RuneSelf {
+		return r
+	}
+	switch {
+	case r >= 0xC0 && r < 0x250:
+		if b := foldLatin[r-0xC0]; b != 0 {
+			return b
+		}
+		return r
+	case r >= 0x1E00 && r < 0x1F00:
+		if b := foldExtended[r-0x1E00]; b != 0 {
+			return b
+		}
 		return r
 	}
 	if b, ok := foldTable[r]; ok {
@@ -73,9 +99,9 @@ func Normalize(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	space := true // suppress leading spaces
-	runes := []rune(s)
-	for i, r := range runes {
+	space := true   // suppress leading spaces
+	prev := rune(0) // the rune before r
+	for i, r := range s {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			b.WriteRune(unicode.ToLower(r))
@@ -85,8 +111,7 @@ func Normalize(s string) string {
 			if !space {
 				b.WriteRune(r)
 			}
-		case (r == '-' || r == '.' || r == '/') && i > 0 && i+1 < len(runes) &&
-			isAlnum(runes[i-1]) && isAlnum(runes[i+1]):
+		case (r == '-' || r == '.' || r == '/') && i > 0 && isAlnum(prev) && nextIsAlnum(s[i+1:]):
 			b.WriteRune(r)
 		default:
 			if !space {
@@ -94,8 +119,18 @@ func Normalize(s string) string {
 				space = true
 			}
 		}
+		prev = r
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// nextIsAlnum reports whether s starts with a letter or digit.
+func nextIsAlnum(s string) bool {
+	if s == "" {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return isAlnum(r)
 }
 
 func isASCII(s string) bool {
@@ -152,6 +187,22 @@ var abbreviations = map[string]string{
 // ambiguous: as the first word of an SMS it is the subscribe keyword, which callers check first.
 func ExpandAbbreviations(key string) string {
 	if key == "" {
+		return key
+	}
+	// Most texts hold no shorthand: find out without splitting them.
+	found := false
+	for start, i := 0, 0; i <= len(key) && !found; i++ {
+		if i < len(key) && key[i] != ' ' {
+			continue
+		}
+		if w := key[start:i]; w != "" {
+			if x, ok := abbreviations[w]; ok && x != w {
+				found = true
+			}
+		}
+		start = i + 1
+	}
+	if !found {
 		return key
 	}
 	words := strings.Fields(key)

@@ -31,6 +31,9 @@ const (
 type answer struct {
 	Intent      string   `toml:"intent"`
 	Category    string   `toml:"category"`
+	Topic       string   `toml:"topic"`    // a narrower question of the intent ("time_limit")
+	Words       []string `toml:"words"`    // words that ask the topic, in a message of the intent
+	Decisive    []string `toml:"decisive"` // words that ask the topic whatever the intent read
 	Sources     []string `toml:"sources"`
 	Reviewed    date     `toml:"reviewed"`
 	Unconfirmed bool     `toml:"unconfirmed"`
@@ -64,6 +67,9 @@ func (b *Base) loadAnswers(fsys fs.FS) error {
 		if a.Category != "" {
 			key += "." + a.Category
 		}
+		if a.Topic != "" {
+			key += "#" + a.Topic
+		}
 		fail := func(format string, args ...any) error {
 			return lineError(file, line, "%s: %s", key, fmt.Sprintf(format, args...))
 		}
@@ -75,6 +81,15 @@ func (b *Base) loadAnswers(fsys fs.FS) error {
 		}
 		if _, dup := b.answers[key]; dup {
 			return fail("answer given twice")
+		}
+		if a.Topic != "" && !codeRE.MatchString(a.Topic) {
+			return fail("bad topic %q (lower-case letters, digits and _)", a.Topic)
+		}
+		if a.Topic == "" && len(a.Words)+len(a.Decisive) > 0 {
+			return fail("words and decisive need a topic")
+		}
+		if a.Topic != "" && len(a.Words)+len(a.Decisive) == 0 {
+			return fail("topic %q has no words and no decisive words: it could never be asked", a.Topic)
 		}
 		if len(a.Sources) == 0 {
 			return fail("sources: at least one source is needed")
@@ -96,6 +111,9 @@ func (b *Base) loadAnswers(fsys fs.FS) error {
 			}
 		}
 		b.answers[key] = a
+		if a.Topic != "" {
+			b.topicAnswers = append(b.topicAnswers, a)
+		}
 	}
 	for _, in := range Intents {
 		if _, ok := b.answers[in]; !ok {
@@ -112,6 +130,9 @@ func (b *Base) checkPlaceholders(s string) error {
 		case (name == "amount" || name == "coef") && arg != "":
 			if b.groupByID[arg] == nil {
 				return fmt.Errorf("%s: unknown group %q (groups.csv)", m[0], arg)
+			}
+			if b.groupByID[arg].coef == 0 {
+				return fmt.Errorf("%s: group %q has no coefficient in groups.csv", m[0], arg)
 			}
 		case name == "standard" && times != "":
 		case arg == "" && times == "" && slices.Contains([]string{"standard", "standard_from", "standard_source", "pension", "contact", "commune"}, name):
@@ -173,7 +194,10 @@ func (b *Base) Answer(intent, lang string, entities map[string]string, now time.
 			cat = "elderly"
 		}
 	}
-	a := b.answers[intent+"."+cat]
+	a := b.answers[intent+"#"+entities["topic"]]
+	if a == nil || entities["topic"] == "" {
+		a = b.answers[intent+"."+cat]
+	}
 	if a == nil {
 		a = b.answers[intent]
 	}
@@ -203,6 +227,46 @@ func (b *Base) render(a *answer, lang, commune string, now time.Time) (gateway.R
 	full += "\n\n" + fill(line.full(lang), map[string]string{"source": src, "reviewed": formatDate(lang, a.Reviewed.Time)})
 	short += " " + fill(line.short(lang), map[string]string{"source": srcShort})
 	return gateway.Reply{Text: full, Short: i18n.Fold(short), Intent: a.Intent}, true
+}
+
+// Topic returns the topic of intent that text asks ("bao lâu thì có kết quả" → "time_limit" for
+// documents), or "".
+func (b *Base) Topic(intent, text string) string {
+	tok := strings.Fields(i18n.Key(text))
+	for _, a := range b.topicAnswers {
+		if a.Intent == intent && (hasPhrase(tok, a.Words) || hasPhrase(tok, a.Decisive)) {
+			return a.Topic
+		}
+	}
+	return ""
+}
+
+// DecisiveTopic returns the intent and topic that text asks whatever it was understood as
+// ("…được cộng cả 2 khoản không" → benefit_amount, both), or ok false.
+func (b *Base) DecisiveTopic(text string) (intent, topic string, ok bool) {
+	tok := strings.Fields(i18n.Key(text))
+	for _, a := range b.topicAnswers {
+		if hasPhrase(tok, a.Decisive) {
+			return a.Intent, a.Topic, true
+		}
+	}
+	return "", "", false
+}
+
+// hasPhrase reports whether one of phrases (matched folded, as whole words) is in tok.
+func hasPhrase(tok []string, phrases []string) bool {
+	for _, p := range phrases {
+		pw := strings.Fields(i18n.Key(p))
+		if len(pw) == 0 {
+			continue
+		}
+		for i := 0; i+len(pw) <= len(tok); i++ {
+			if slices.Equal(tok[i:i+len(pw)], pw) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // docNumberRE finds a legal document's number ("76/2024") to tell whether a source is already named.

@@ -13,6 +13,8 @@
 //   - texts.toml: the pieces put around answers (source line, money, contact, verdict);
 //   - communes.csv: communes and wards with their office, address, phone and hours;
 //   - holidays.csv: public holidays and swapped days, for working-day deadlines and office hours.
+//   - other_schemes.toml: neighbouring schemes (người có công, lương hưu, thất nghiệp, ...) with
+//     the words that identify them and where to go.
 //
 // A Base is immutable once loaded and safe for concurrent use. The eligibility screener keeps its
 // state in a Screening, a plain JSON-serialisable value the conversation core stores between turns.
@@ -46,24 +48,28 @@ type Level struct {
 
 // Base holds the loaded knowledge. Build it with Load.
 type Base struct {
-	levels    []level // standard level, sorted by From
-	pension   []level // social pension, sorted by From
-	sources   map[string]source
-	groups    []*group
-	groupByID map[string]*group
-	answers   map[string]*answer // "intent" or "intent.category"
-	questions []*question
-	qByKey    map[string]*question
-	parse     parseRules
-	verdict   verdictMeta
-	texts     map[string]text
-	communes  []Commune
-	hoursEn   []string // English hours, parallel to communes ("" = use Hours)
-	byKey     map[string]int
+	levels       []level // standard level, sorted by From
+	pension      []level // social pension, sorted by From
+	sources      map[string]source
+	groups       []*group
+	groupByID    map[string]*group
+	answers      map[string]*answer // "intent", "intent.category" or "intent#topic"
+	topicAnswers []*answer          // answers with a topic, in file order
+	questions    []*question
+	qByKey       map[string]*question
+	parse        parseRules
+	verdict      verdictMeta
+	texts        map[string]text
+	communes     []Commune
+	hoursEn      []string // English hours, parallel to communes ("" = use Hours)
+	byKey        map[string]int
 	// The working calendar (calendar.go): holidays.csv by date, office hours per commune.
 	days        map[string]dayKind
 	weeks       []week // parallel to communes
 	defaultWeek week
+
+	schemes     map[string]*OtherScheme // other_schemes.toml by id
+	schemeOrder []string
 }
 
 // level is one line of levels.csv or social_pension.csv.
@@ -105,6 +111,7 @@ func Load(fsys fs.FS) (*Base, error) {
 	steps := []func(fs.FS) error{
 		b.loadSources, b.loadLevels, b.loadTexts, b.loadQuestions, b.loadGroups, b.loadCommunes, b.loadAnswers,
 		b.loadHolidays,
+		b.loadOtherSchemes,
 	}
 	for _, step := range steps {
 		if err := step(fsys); err != nil {

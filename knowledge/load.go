@@ -213,8 +213,8 @@ func readLevels(fsys fs.FS, file string) ([]level, error) {
 // textKeys are the pieces texts.toml must hold, and whether each needs its SMS versions.
 var textKeys = map[string]bool{
 	"source_line": true, "money": true, "contact_commune": true, "contact_general": true,
-	"caveat_unconfirmed": true, "reask": true, "verdict_title": true, "verdict_group": true,
-	"verdict_amount": true, "verdict_amount_per_child": true, "verdict_others": false,
+	"caveat_unconfirmed": true, "caveat_group_unconfirmed": true, "reask": true, "verdict_title": true, "verdict_group": true,
+	"verdict_amount": true, "verdict_amount_per_child": true, "verdict_others": false, "verdict_amount_unknown": true,
 	"verdict_pension": true, "verdict_allowance_higher": true, "verdict_pension_higher": true,
 	"verdict_equal": true, "verdict_form": true, "verdict_decides": true, "verdict_none": true,
 }
@@ -324,7 +324,7 @@ type group struct {
 	categories           []string
 	ageFrom, ageUnder    int // -1 = no limit
 	conds                []cond
-	coef                 int64 // hundredths
+	coef                 int64 // hundredths; 0 when not known (empty in groups.csv, confirmed=no)
 	per                  string
 	confirmed            bool
 	form                 string
@@ -401,7 +401,9 @@ func (b *Base) loadGroups(fsys fs.FS) error {
 			}
 			g.conds = append(g.conds, c)
 		}
-		if g.coef, err = parseCoefficient(r.get("coefficient")); err != nil {
+		if r.get("coefficient") == "" && strings.ToLower(r.get("confirmed")) == "no" {
+			g.coef = 0 // not known: the answer names the group and sends to the commune for the amount
+		} else if g.coef, err = parseCoefficient(r.get("coefficient")); err != nil {
 			return fail("%v", err)
 		}
 		if g.per = r.get("per"); g.per != "" {

@@ -415,6 +415,9 @@ func (b *Base) extract(s *Screening, msg string) {
 
 func (b *Base) numberBeforeTopic(q *question, ws []string) (int, bool) {
 	for i, w := range ws {
+		if i > 0 && limitWords[ws[i-1]] {
+			continue // "dưới 3 tuổi", "từ 80 tuổi": a limit, not the person's age
+		}
 		n, ok := leadingNumber(w)
 		if ok && len(w) > 0 {
 			// "85t": the unit is glued to the number.
@@ -440,6 +443,9 @@ func (b *Base) numberBeforeTopic(q *question, ws []string) (int, bool) {
 	}
 	return 0, false
 }
+
+// limitWords before a number make it a limit ("dưới 3 tuổi"), not a fact about the person.
+var limitWords = map[string]bool{"duoi": true, "tren": true, "qua": true, "hon": true, "tu": true, "den": true, "under": true, "over": true}
 
 func (b *Base) choiceNearTopic(q *question, ws []string) (string, bool) {
 	for _, t := range q.topics {

@@ -202,7 +202,11 @@ func (b *Base) next(s *Screening, now time.Time) *question {
 			if needs[g.per] {
 				n = b.qByKey[g.per].Max
 			}
-			opens = append(opens, openGroup{b.amount(g, n, now), needs})
+			potential := b.amount(g, n, now)
+			if g.coef == 0 {
+				potential = 1 // amount not known: worth asking only when nothing else applies
+			}
+			opens = append(opens, openGroup{potential, needs})
 		}
 	}
 	slices.SortStableFunc(opens, func(x, y openGroup) int { return cmp.Compare(y.potential, x.potential) })
@@ -288,7 +292,10 @@ func (b *Base) verdictReply(s *Screening, lang string, now time.Time) gateway.Re
 			full = append(full, fill(tx["verdict_group"].full(lang), map[string]string{"label": label}))
 			short = append(short, fill(tx["verdict_group"].short(lang), map[string]string{"label": a.g.label.short(lang)}))
 			key := "verdict_amount"
-			if a.g.per != "" {
+			switch {
+			case a.g.coef == 0:
+				key = "verdict_amount_unknown"
+			case a.g.per != "":
 				key = "verdict_amount_per_child"
 			}
 			full = append(full, fill(tx[key].full(lang), b.amountVars(lang, false, a, std)))
@@ -322,11 +329,16 @@ func (b *Base) verdictReply(s *Screening, lang string, now time.Time) gateway.Re
 			}
 		}
 		if len(allowance) > 0 && !allowance[0].g.confirmed {
-			add("caveat_unconfirmed", nil)
+			if allowance[0].g.coef == 0 {
+				add("caveat_group_unconfirmed", nil)
+			} else {
+				add("caveat_unconfirmed", nil)
+			}
 		}
 		full = append(full, fill(tx["verdict_form"].full(lang), map[string]string{"form": form, "contact": contact["contact"]}))
-		// SMS folds đ to d, which would turn Mẫu 1đ into 1d (another form): write it dd.
-		short = append(short, fill(tx["verdict_form"].short(lang), map[string]string{"form": strings.ReplaceAll(form, "đ", "dd")}))
+		// SMS folds đ to d as people read it ("Mau 1d"); the group named just before tells the
+		// disability form from the elderly one.
+		short = append(short, fill(tx["verdict_form"].short(lang), map[string]string{"form": form}))
 		add("verdict_decides", nil)
 	}
 	src, srcShort := b.sourceNames(lang, sources, levels)

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,12 +78,16 @@ func LoadDemo(ctx context.Context, s *Store, fsys fs.FS) error {
 		name string
 		imp  func(context.Context, io.Reader, string, func(int)) (Summary, error)
 	}{{DemoApplicationsFile, s.ImportApplications}, {DemoSchedulesFile, s.ImportSchedules}} {
-		r, err := fsys.Open(f.name)
+		raw, err := fs.ReadFile(fsys, f.name)
 		if err != nil {
 			return fmt.Errorf("lookup: demo: %w", err)
 		}
-		sum, err := f.imp(ctx, r, FormatCSV, nil)
-		r.Close()
+		if f.name == DemoSchedulesFile {
+			if raw, err = datesFromToday(raw, s.now()); err != nil {
+				return fmt.Errorf("lookup: demo %s: %w", f.name, err)
+			}
+		}
+		sum, err := f.imp(ctx, bytes.NewReader(raw), FormatCSV, nil)
 		if err != nil {
 			return fmt.Errorf("lookup: demo %s: %w", f.name, err)
 		}
@@ -90,6 +96,63 @@ func LoadDemo(ctx context.Context, s *Store, fsys fs.FS) error {
 		}
 	}
 	return nil
+}
+
+// datesFromToday turns the demo schedules' relative days ("+3": three days after the load day,
+// a Sunday moving to the Monday) into dates, and drops comment lines, so that the demo always
+// has coming payment days.
+func datesFromToday(raw []byte, now time.Time) ([]byte, error) {
+	var keep []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			keep = append(keep, l)
+		}
+	}
+	r := csv.NewReader(strings.NewReader(strings.Join(keep, "\n")))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, errors.New("empty file")
+	}
+	col := -1
+	for i, h := range recs[0] {
+		if strings.TrimSpace(h) == "date" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return nil, errors.New(`no "date" column`)
+	}
+	today := now.In(vnZone)
+	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, vnZone)
+	for i, rec := range recs[1:] {
+		if col >= len(rec) {
+			continue
+		}
+		d := strings.TrimSpace(rec[col])
+		rest, ok := strings.CutPrefix(d, "+")
+		if !ok {
+			continue // a real date
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 || n > 3660 {
+			return nil, fmt.Errorf("line %d: date %q: want YYYY-MM-DD or +DAYS", i+2, d)
+		}
+		day := today.AddDate(0, 0, n)
+		if day.Weekday() == time.Sunday {
+			day = day.AddDate(0, 0, 1)
+		}
+		rec[col] = day.Format("2006-01-02")
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(recs); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // GenerateOptions shapes a synthetic data set.
@@ -101,15 +164,15 @@ type GenerateOptions struct {
 }
 
 type vocabulary struct {
-	CodePrefix   string              `toml:"code_prefix"`
-	ExampleCode  string              `toml:"example_code"`
-	ExampleLast4 string              `toml:"example_last4"`
-	Family       []string            `toml:"family"`
-	MiddleMale   []string            `toml:"middle_male"`
-	MiddleFemale []string            `toml:"middle_female"`
-	Given        []string            `toml:"given"`
-	Notes        map[string][]string `toml:"notes"`
-	Places       map[string][]string `toml:"places"`
+	CodePrefix   string                         `toml:"code_prefix"`
+	ExampleCode  string                         `toml:"example_code"`
+	ExampleLast4 string                         `toml:"example_last4"`
+	Family       []string                       `toml:"family"`
+	MiddleMale   []string                       `toml:"middle_male"`
+	MiddleFemale []string                       `toml:"middle_female"`
+	Given        []string                       `toml:"given"`
+	Notes        map[string]map[string][]string `toml:"notes"` // status → category (or "any") → notes
+	Places       map[string][]string            `toml:"places"`
 }
 
 // Generate writes opts.Applications synthetic applications (CSV, the import format) to apps and
@@ -154,7 +217,7 @@ func Generate(fsys fs.FS, opts GenerateOptions, apps, schedules io.Writer) error
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 
 	w := csv.NewWriter(apps)
-	if err := w.Write(appFields); err != nil {
+	if err := w.Write(append(slices.Clone(appFields), optionalAppFields...)); err != nil {
 		return err
 	}
 	base := time.Date(2026, 1, 5, 8, 0, 0, 0, vnZone)
@@ -194,7 +257,7 @@ func Generate(fsys fs.FS, opts GenerateOptions, apps, schedules io.Writer) error
 		amount, start := "", ""
 		switch status {
 		case "approved", "paying", "suspended", "stopped":
-			amount = strconv.Itoa(demoAmount(category, rng))
+			amount = strconv.Itoa(demoAmount(category, updated.Year()-born.Year(), rng))
 			sm := updated.AddDate(0, 1, 0)
 			if status != "approved" {
 				sm = updated.AddDate(0, -1-rng.IntN(10), 0)
@@ -202,11 +265,20 @@ func Generate(fsys fs.FS, opts GenerateOptions, apps, schedules io.Writer) error
 			start = sm.Format("2006-01")
 		}
 		note := ""
-		if ns := v.Notes[status]; len(ns) > 0 {
+		ns := v.Notes[status][category]
+		if len(ns) == 0 {
+			ns = v.Notes[status]["any"]
+		}
+		if len(ns) > 0 {
 			note = pick(ns)
 		}
+		method := ""
+		switch status {
+		case "approved", "paying", "suspended":
+			method = Methods[i%len(Methods)] // how the person is paid (cash, bank, post)
+		}
 		if err := w.Write([]string{code, name, born.Format("2006-01-02"), cid, phone, commune, category, status,
-			updated.Format(time.RFC3339), amount, start, note}); err != nil {
+			updated.Format(time.RFC3339), amount, start, note, method}); err != nil {
 			return err
 		}
 	}
@@ -251,15 +323,70 @@ func Generate(fsys fs.FS, opts GenerateOptions, apps, schedules io.Writer) error
 	return w.Error()
 }
 
-// demoAmount is the standard level (500,000 VND) times a plausible coefficient for the group.
-func demoAmount(category string, rng *rand.Rand) int {
-	coef := map[string][]int{ // tenths
-		"elderly":        {15, 20, 10},
-		"disability":     {15, 20, 25},
-		"child":          {15, 25},
-		"single_parent":  {10, 20},
-		"hiv":            {15, 20},
-		"social_pension": {10},
-	}[category]
+// demoAmount is the standard level (500,000 VND) times a coefficient that fits the group and
+// the age (groups.csv): 2.5 for an orphan under 4, 1.5 from 4; 1.0 or 2.0 from 80; ...
+func demoAmount(category string, age int, rng *rand.Rand) int {
+	var coef []int // tenths
+	switch category {
+	case "elderly":
+		coef = []int{15} // 60-80, poor, no supporter
+		if age >= 80 {
+			coef = []int{10, 20} // no pension; poor with no supporter
+		}
+	case "disability":
+		coef = []int{15, 20} // severe, especially severe
+		if age < 16 || age >= 60 {
+			coef = []int{20, 25}
+		}
+	case "child":
+		coef = []int{15}
+		if age < 4 {
+			coef = []int{25}
+		}
+	case "hiv":
+		switch {
+		case age < 4:
+			coef = []int{25}
+		case age < 16:
+			coef = []int{20}
+		default:
+			coef = []int{15}
+		}
+	case "single_parent":
+		coef = []int{10, 20} // one or two children
+	default:
+		coef = []int{10}
+	}
 	return 500_000 * coef[rng.IntN(len(coef))] / 10
+}
+
+// DemoCodeShapes returns the shapes (CodeShape) of the codes in the demo applications of fsys,
+// for tools that classify without a read model (gateway nlu).
+func DemoCodeShapes(fsys fs.FS) ([]string, error) {
+	f, err := fsys.Open(DemoApplicationsFile)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: demo: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	seen := map[string]bool{}
+	var out []string
+	for line := 0; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lookup: demo: %w", err)
+		}
+		if line == 0 || len(rec) == 0 {
+			continue
+		}
+		if sh, ok := CodeShape(rec[0]); ok && !seen[sh] {
+			seen[sh] = true
+			out = append(out, sh)
+		}
+	}
+	return out, nil
 }

@@ -125,7 +125,7 @@ func errNotYours(commune string) error {
 }
 
 func (s *Store) importApplications(ctx context.Context, r io.Reader, format string, o ImportOptions) (Summary, error) {
-	rows, err := newRowReader(r, format, appFields)
+	rows, err := newRowReader(r, format, appFields, optionalAppFields...)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -157,7 +157,27 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 			keys = append(keys, j.key)
 			args = append(args, j.args...)
 		}
-		return runInts(ctx, s.rdb, writeAppsScript, keys, args)
+		codes, err := runInts(ctx, s.rdb, writeAppsScript, keys, args)
+		if err != nil {
+			return nil, err
+		}
+		// The shapes of the codes, so that the understanding knows what a code looks like.
+		shapes := map[string]bool{}
+		for _, j := range jobs {
+			if sh, ok := CodeShape(j.code); ok {
+				shapes[sh] = true
+			}
+		}
+		members := make([]any, 0, len(shapes))
+		for sh := range shapes {
+			members = append(members, sh)
+		}
+		if len(members) > 0 {
+			if err := s.rdb.SAdd(ctx, shapesKey(), members...).Err(); err != nil {
+				return nil, fmt.Errorf("lookup: code shapes: %w", err)
+			}
+		}
+		return codes, nil
 	}
 	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
@@ -511,12 +531,12 @@ type rowReader interface {
 	next() (line int, v map[string]string, rowErr error, err error)
 }
 
-func newRowReader(r io.Reader, format string, fields []string) (rowReader, error) {
+func newRowReader(r io.Reader, format string, fields []string, optional ...string) (rowReader, error) {
 	switch strings.ToLower(format) {
 	case FormatCSV:
-		return newCSVRows(r, fields)
+		return newCSVRows(r, fields, optional)
 	case FormatJSONL, "ndjson":
-		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: fields, v: map[string]string{}}, nil
+		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
 	}
 	return nil, fmt.Errorf("lookup: unknown format %q (csv or jsonl)", format)
 }
@@ -527,7 +547,7 @@ type csvRows struct {
 	v    map[string]string
 }
 
-func newCSVRows(r io.Reader, fields []string) (*csvRows, error) {
+func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
@@ -545,8 +565,8 @@ func newCSVRows(r io.Reader, fields []string) (*csvRows, error) {
 			h = strings.TrimPrefix(h, "\ufeff") // spreadsheet exports start with a BOM
 		}
 		h = strings.ToLower(strings.TrimSpace(h))
-		if !oneOf(h, fields) {
-			return nil, fmt.Errorf("lookup: header: unknown column %q (want %s)", clip(h), strings.Join(fields, ","))
+		if !oneOf(h, fields) && !oneOf(h, optional) {
+			return nil, fmt.Errorf("lookup: header: unknown column %q (want %s)", clip(h), strings.Join(append(slices.Clone(fields), optional...), ","))
 		}
 		if seen[h] {
 			return nil, fmt.Errorf("lookup: header: column %q twice", h)

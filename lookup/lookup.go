@@ -25,6 +25,7 @@
 //	{lookup:changes}:fs:<hash>     string   failed verifications of a sender (TTL 24 h)
 //	{lookup:changes}:fc:<CODE>     string   failed verifications of a code (TTL 24 h)
 //	{lookup:changes}:audit         stream   lookups: kind, sender (masked), code, result
+//	{lookup:changes}:shapes        set      shapes of the imported codes ("TB#10", see CodeShape)
 //	lookup:changes                 stream   status changes: code, status, prev_status, updated_at
 package lookup
 
@@ -153,6 +154,7 @@ var vnZone = func() *time.Location {
 func Zone() *time.Location { return vnZone }
 
 func appKey(codeKey string) string      { return tag + ":a:" + codeKey }
+func shapesKey() string                 { return tag + ":shapes" }
 func phoneKey(e164 string) string       { return tag + ":p:" + e164 }
 func watchKey(codeKey string) string    { return tag + ":w:" + codeKey }
 func failCodeKey(codeKey string) string { return tag + ":fc:" + codeKey }

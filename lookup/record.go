@@ -22,6 +22,7 @@ type Application struct {
 	MonthlyAmount int64  // VND; 0 until decided
 	StartMonth    string // "YYYY-MM"; "" until decided
 	Note          string // written by staff for the citizen
+	PaymentMethod string // cash, bank or post when the record says how the person is paid; ""
 }
 
 // Categories and Statuses are the accepted values, in a stable order.
@@ -64,6 +65,21 @@ func NormalizeCode(code string) (key string, ok bool) {
 		return "", false
 	}
 	return b.String(), true
+}
+
+// CodeShape is the shape of an application code, by which the understanding tells a code from
+// other words with digits ("GIO72", "COVID19"): the leading letters of its key and how many
+// characters follow ("TB-2025-000123" → "TB#10"). ok is false for a string that is no code.
+func CodeShape(code string) (string, bool) {
+	key, ok := NormalizeCode(code)
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for i < len(key) && key[i] >= 'A' && key[i] <= 'Z' {
+		i++
+	}
+	return key[:i] + "#" + strconv.Itoa(len(key)-i), true
 }
 
 // NormalizePhone returns a Vietnamese mobile number in E.164 (+84 and 9 digits) from the forms
@@ -130,10 +146,14 @@ type appRecord struct {
 	amount     int64
 	startMonth string
 	note       string
+	method     string
 }
 
 // appFields are the column names of an applications file, in the documented order.
 var appFields = []string{"code", "full_name", "birth_date", "citizen_id", "phone", "commune", "category", "status", "updated_at", "monthly_amount", "start_month", "note"}
+
+// optionalAppFields may be in an applications file too.
+var optionalAppFields = []string{"payment_method"}
 
 // scheduleFields are the column names of a schedules file.
 var scheduleFields = []string{"commune", "date", "start_time", "end_time", "place", "method"}
@@ -204,6 +224,12 @@ func (s *Store) parseApp(v map[string]string) (*appRecord, error) {
 		}
 		r.startMonth = m
 	}
+	if m := strings.TrimSpace(v["payment_method"]); m != "" {
+		if !oneOf(m, Methods) {
+			return nil, fmt.Errorf("payment_method %q: want cash, bank or post (or empty)", clip(m))
+		}
+		r.method = m
+	}
 	r.note = strings.TrimSpace(strings.ReplaceAll(v["note"], "\r\n", "\n"))
 	if err := checkText("note", r.note, maxNoteRunes, true); err != nil {
 		return nil, err
@@ -264,6 +290,7 @@ const (
 	fStart
 	fNote
 	fIDHash
+	fMethod // added later: records written before it have one field less
 	nFields
 )
 
@@ -286,13 +313,14 @@ func (r *appRecord) encode() string {
 	f[fStart] = r.startMonth
 	f[fNote] = r.note
 	f[fIDHash] = r.idHash
+	f[fMethod] = r.method
 	return strings.Join(f, sep)
 }
 
 // decodeApp unpacks a stored application; it also returns the registered phone.
 func decodeApp(val string) (*Application, string, error) {
 	f := strings.Split(val, sep)
-	if len(f) < nFields {
+	if len(f) < fMethod {
 		return nil, "", fmt.Errorf("lookup: stored application has %d fields, want %d", len(f), nFields)
 	}
 	us, err := strconv.ParseInt(f[fVersion], 10, 64)
@@ -308,6 +336,9 @@ func decodeApp(val string) (*Application, string, error) {
 		UpdatedAt:  time.UnixMicro(us).In(vnZone),
 		StartMonth: f[fStart],
 		Note:       f[fNote],
+	}
+	if len(f) > fMethod {
+		a.PaymentMethod = f[fMethod]
 	}
 	if f[fAmount] != "" {
 		if a.MonthlyAmount, err = strconv.ParseInt(f[fAmount], 10, 64); err != nil {

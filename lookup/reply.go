@@ -137,7 +137,7 @@ func sessionLine(cat *i18n.Catalog, lang, key string, sc *Schedule) string {
 	return t(forMethod(cat, lang, key, sc.Method), "commune", sc.Commune, "weekday", t("weekday."+weekdays[start.Weekday()]),
 		"date", start.Format(t("format.date")), "start", start.Format(t("format.time")),
 		"end", end.Format(t("format.time")), "place", sc.Place, "method", t("method."+methodKey(sc.Method)),
-		"advice", t("schedule.advice."+methodKey(sc.Method)))
+		"title", t("method_title."+methodKey(sc.Method)), "advice", t("schedule.advice."+methodKey(sc.Method)))
 }
 
 // money formats an amount with the language's thousands separator and currency text.
@@ -204,4 +204,66 @@ func forMethod(cat *i18n.Catalog, lang, key, method string) string {
 		return k
 	}
 	return key
+}
+
+// PaymentsReply renders every coming session of a commune, one line per payment method (cash at
+// a payment point, at the post office, by bank transfer), so that nobody is told a transfer day
+// when they collect cash. No sessions gives the "no new payment days" reply.
+func PaymentsReply(cat *i18n.Catalog, lang, commune string, sessions []Schedule) gateway.Reply {
+	if len(sessions) <= 1 {
+		var next *Schedule
+		if len(sessions) == 1 {
+			next = &sessions[0]
+		}
+		return ScheduleReply(cat, lang, commune, next)
+	}
+	t := func(key string, args ...string) string { return cat.T(lang, "status."+key, args...) }
+	lines := []string{t("schedule.all", "commune", commune)}
+	var short []string
+	advice := map[string]bool{}
+	for i := range sessions {
+		sc := &sessions[i]
+		lines = append(lines, "• "+sessionLine(cat, lang, "schedule.item", sc))
+		start := sc.Start.In(vnZone)
+		short = append(short, t(forMethod(cat, lang, "schedule.item_short", sc.Method), "date", start.Format(t("format.date_short")),
+			"start", start.Format(t("format.time")), "place", sc.Place, "method", t("method_short."+methodKey(sc.Method))))
+		advice[methodKey(sc.Method)] = true
+	}
+	for _, m := range Methods {
+		if advice[m] {
+			lines = append(lines, t("schedule.advice_all."+m))
+		}
+	}
+	head := t("schedule.all_short", "commune", commune)
+	sms := head + " " + strings.Join(short, "; ") + "."
+	if runes(sms) > MaxShort {
+		// Places are the longest part: keep the dates and methods, drop the places.
+		short = short[:0]
+		for i := range sessions {
+			sc := &sessions[i]
+			start := sc.Start.In(vnZone)
+			short = append(short, t("schedule.item_short_noplace", "date", start.Format(t("format.date_short")),
+				"start", start.Format(t("format.time")), "method", t("method_short."+methodKey(sc.Method))))
+		}
+		sms = head + " " + strings.Join(short, "; ") + "."
+	}
+	return gateway.Reply{Text: strings.Join(lines, "\n"), Short: truncate(sms, MaxShort), Intent: IntentPayment}
+}
+
+// FollowUpReply answers a question about an application the person verified a moment ago
+// ("thiếu giấy gì vậy", "tại sao bị tạm dừng"): its status, what to do next, and the staff note,
+// or where to ask when there is none.
+func FollowUpReply(cat *i18n.Catalog, lang string, app *Application, contact string) gateway.Reply {
+	t := func(key string, args ...string) string { return cat.T(lang, "status."+key, args...) }
+	st := statusKey(app.Status)
+	text := t("followup.text", "code", app.Code, "status", t("name."+st), "next", t("next."+st))
+	short := t("followup.short", "code", app.Code, "status", t("name_short."+st), "next", t("next_short."+st))
+	if app.Note != "" {
+		text += "\n" + t("reply.note", "note", app.Note)
+		short += " " + t("reply.note_short", "note", strings.Join(strings.Fields(app.Note), " "))
+	} else {
+		text += "\n" + t("followup.no_note", "contact", contact)
+		short += " " + t("followup.no_note_short")
+	}
+	return gateway.Reply{Text: text, Short: truncate(short, MaxShort), Intent: IntentStatus}
 }

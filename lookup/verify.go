@@ -56,8 +56,16 @@ func (s *Store) Verify(ctx context.Context, sender, code, last4 string) (*Applic
 		}
 		return nil, &LockedError{Until: s.now().Add(time.Duration(ms) * time.Millisecond)}
 	}
-	return nil, ErrNoMatch
+	n, _ := strconv.Atoi(v[1])
+	return nil, &NoMatchError{Left: max(0, SenderLimit-n)}
 }
+
+// NoMatchError is the ErrNoMatch of Verify with how many more failures the sender may have
+// before the lockout (the sender's own count: it tells nothing about the code).
+type NoMatchError struct{ Left int }
+
+func (e *NoMatchError) Error() string        { return ErrNoMatch.Error() }
+func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }
 
 // verifyScript: KEYS = record, sender failures, code failures, audit stream.
 // ARGV = verifier, window (ms), sender limit, code limit, audit MAXLEN, masked sender, code key.
@@ -81,11 +89,14 @@ if val and stored == ARGV[1] then
   audit('ok')
   return {'ok', val}
 end
-for _, k in ipairs({KEYS[2], KEYS[3]}) do
-  if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, ARGV[2]) end
+local n = 0
+for i, k in ipairs({KEYS[2], KEYS[3]}) do
+  local c = redis.call('INCR', k)
+  if c == 1 then redis.call('PEXPIRE', k, ARGV[2]) end
+  if i == 1 then n = c end
 end
 audit('no_match')
-return {'no_match', ''}
+return {'no_match', tostring(n)}
 `)
 
 // ByPhone returns the applications registered to phone, in code order, in one round trip; the
@@ -277,4 +288,58 @@ func (s *Store) Get(ctx context.Context, code string) (*Application, error) {
 	}
 	app, _, err := decodeApp(v)
 	return app, err
+}
+
+// Payments returns the commune's coming payment sessions that have not ended by now, one for
+// each payment method (the next cash, post-office and bank session), sorted by start; none when
+// nothing is scheduled or the commune is unknown.
+func (s *Store) Payments(ctx context.Context, commune string, now time.Time) ([]Schedule, error) {
+	canon, ok := s.Commune(commune)
+	if !ok {
+		return nil, nil
+	}
+	ms, err := s.rdb.ZRangeByScore(ctx, scheduleKey(canon), &redis.ZRangeBy{
+		Min: strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10), Max: "+inf", Count: 64,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: schedule: %w", err)
+	}
+	var out []Schedule
+	seen := map[string]bool{}
+	for _, m := range ms {
+		sc, err := decodeSchedule(canon, m)
+		if err != nil {
+			return nil, err
+		}
+		if !sc.End.After(now) || seen[sc.Method] {
+			continue
+		}
+		seen[sc.Method] = true
+		out = append(out, *sc)
+	}
+	return out, nil
+}
+
+// SessionFor picks, among coming sessions sorted by start, the one of the given payment method
+// when there is one, else the earliest; nil when there are none.
+func SessionFor(sessions []Schedule, method string) *Schedule {
+	for i := range sessions {
+		if method != "" && sessions[i].Method == method {
+			return &sessions[i]
+		}
+	}
+	if len(sessions) == 0 {
+		return nil
+	}
+	return &sessions[0]
+}
+
+// CodeShapes lists the shapes of every application code imported so far (CodeShape), sorted.
+func (s *Store) CodeShapes(ctx context.Context) ([]string, error) {
+	m, err := s.rdb.SMembers(ctx, shapesKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: code shapes: %w", err)
+	}
+	slices.Sort(m)
+	return m, nil
 }

@@ -138,7 +138,7 @@ func TestWrongDigitsAndUnknownCodeLookTheSame(t *testing.T) {
 	}
 	for _, c := range cases {
 		app, err := s.Verify(ctx, c.sender, c.code, c.digits)
-		if app != nil || err != ErrNoMatch {
+		if app != nil || !errors.Is(err, ErrNoMatch) {
 			t.Errorf("%+v: got %+v, %v; want exactly ErrNoMatch", c, app, err)
 		}
 		// Same work: the sender's failure counter moved in every case.
@@ -161,7 +161,7 @@ func TestSenderLockout(t *testing.T) {
 	importCSV(t, s, statusRows())
 	const attacker = "telegram:666"
 	for i := range SenderLimit {
-		if _, err := s.Verify(ctx, attacker, fmt.Sprintf("TB-2025-%06d", i%len(Statuses)), "9999"); err != ErrNoMatch {
+		if _, err := s.Verify(ctx, attacker, fmt.Sprintf("TB-2025-%06d", i%len(Statuses)), "9999"); !errors.Is(err, ErrNoMatch) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 	}
@@ -185,7 +185,7 @@ func TestCodeLockoutLiftsAfterWindow(t *testing.T) {
 	ctx := context.Background()
 	importCSV(t, s, statusRows())
 	for i := range CodeLimit {
-		if _, err := s.Verify(ctx, fmt.Sprintf("sms:+849000%05d", i), "TB-2025-000002", "1111"); err != ErrNoMatch {
+		if _, err := s.Verify(ctx, fmt.Sprintf("sms:+849000%05d", i), "TB-2025-000002", "1111"); !errors.Is(err, ErrNoMatch) {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 	}

@@ -40,6 +40,15 @@ var categoryPhrases = []struct {
 	{[]string{"nuoi", "con", "1", "minh"}, CategorySingleParent},
 	{[]string{"hiv"}, CategoryHIV},
 	{[]string{"aids"}, CategoryHIV},
+	{[]string{"elderly"}, CategoryElderly},
+	{[]string{"disabled"}, CategoryDisability},
+	{[]string{"disability"}, CategoryDisability},
+	{[]string{"orphan"}, CategoryChild},
+	{[]string{"orphaned"}, CategoryChild},
+	{[]string{"orphans"}, CategoryChild},
+	{[]string{"single", "parent"}, CategorySingleParent},
+	{[]string{"single", "mother"}, CategorySingleParent},
+	{[]string{"single", "father"}, CategorySingleParent},
 }
 
 // smsCategoryCodes are the category arguments of the HS keyword ("HS NKT").
@@ -53,7 +62,7 @@ func (c *Classifier) entities(w *work) map[string]string {
 	out := make(map[string]string, 2)
 	codeAt := -1
 	for i, t := range w.normTok {
-		if looksLikeCode(t) {
+		if c.isCode(t) {
 			out[EntityApplicationCode] = strings.ToUpper(t)
 			codeAt = i
 			break
@@ -195,10 +204,16 @@ func idLast4(tok []string, codeAt int) (string, bool) {
 	return "", false
 }
 
-// category finds the first category named in the message.
+// category finds the category named in the message. When several are named, the most specific
+// wins: HIV, then disability ("trẻ em nhiễm HIV" is about HIV, "người già khuyết tật" about a
+// disability, whose amounts cover children and the elderly); otherwise the first named.
 func category(tok []string) (string, bool) {
+	first := ""
+	var found [8]string // the categories found, few
+	nf := 0
 	for i := range tok {
-		for _, p := range categoryPhrases {
+		for _, pi := range categoryByFirst[tok[i]] {
+			p := categoryPhrases[pi]
 			if i+len(p.words) > len(tok) {
 				continue
 			}
@@ -210,12 +225,34 @@ func category(tok []string) (string, bool) {
 				}
 			}
 			if match {
-				return p.category, true
+				if first == "" {
+					first = p.category
+				}
+				if nf < len(found) {
+					found[nf] = p.category
+					nf++
+				}
 			}
 		}
 	}
-	return "", false
+	for _, c := range []string{CategoryHIV, CategoryDisability} {
+		for _, f := range found[:nf] {
+			if f == c {
+				return c, true
+			}
+		}
+	}
+	return first, first != ""
 }
+
+// categoryByFirst indexes categoryPhrases by their first word.
+var categoryByFirst = func() map[string][]int {
+	m := map[string][]int{}
+	for i, p := range categoryPhrases {
+		m[p.words[0]] = append(m[p.words[0]], i)
+	}
+	return m
+}()
 
 var numberWords = map[string]int{
 	"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6,
@@ -246,6 +283,9 @@ func age(tok []string) (string, bool) {
 				return tok[i-k]
 			}
 			return ""
+		}
+		if bound := prev(1); bound == "duoi" || bound == "tren" || bound == "qua" || bound == "hon" || bound == "tu" || bound == "den" || bound == "under" || bound == "over" {
+			continue // "dưới 3 tuổi", "từ 80 tuổi": a limit, not the person's age
 		}
 		switch {
 		case isDigits(t) && (next(1) == "tuoi" || next(1) == "t"):
@@ -289,10 +329,11 @@ func age(tok []string) (string, bool) {
 
 // communeIndex matches commune names without diacritics and with one small typo.
 type communeIndex struct {
-	names   []string         // canonical
-	words   [][]string       // folded words of each name
-	compact []string         // folded name without spaces
-	first   map[string][]int // first folded word, or compact name → communes
+	names    []string         // canonical
+	words    [][]string       // folded words of each name
+	compact  []string         // folded name without spaces
+	first    map[string][]int // first folded word, or compact name → communes
+	maxWords int              // the most words a name has
 }
 
 func newCommuneIndex(names []string) *communeIndex {
@@ -310,6 +351,7 @@ func newCommuneIndex(names []string) *communeIndex {
 		}
 		ci.names = append(ci.names, strings.TrimSpace(n))
 		ci.words = append(ci.words, strings.Fields(k))
+		ci.maxWords = max(ci.maxWords, len(ci.words[len(ci.words)-1]))
 		ci.compact = append(ci.compact, strings.ReplaceAll(k, " ", ""))
 		c := len(ci.names) - 1
 		ci.first[ci.words[c][0]] = append(ci.first[ci.words[c][0]], c)
@@ -353,6 +395,13 @@ func (ci *communeIndex) find(tok []string, vocab map[string]int) (string, int, i
 	}
 	var buf [64]byte
 	for i := range tok {
+		allKnown := true
+		for j := i; j < min(len(tok), i+ci.maxWords); j++ {
+			allKnown = allKnown && known[j]
+		}
+		if allKnown {
+			continue // the spans starting here hold only known words
+		}
 		for c, ws := range ci.words {
 			cl := len(ci.compact[c])
 			if cl < 5 {

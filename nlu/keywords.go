@@ -1,5 +1,7 @@
 package nlu
 
+import "strings"
+
 // SMS keyword grammar. A keyword is the first word of the message, in any case, with or without
 // diacritics; its arguments follow. The grammar is strict so that ordinary sentences starting with
 // the same letters ("hs của tôi duyệt chưa", "dk nhận trợ cấp không") go to the model instead:
@@ -95,7 +97,7 @@ func (c *Classifier) bareCode(w *work) (int, float64, bool) {
 	code := false
 	for i, t := range w.keyTok {
 		switch {
-		case looksLikeCode(w.normTok[i]):
+		case c.isCode(w.normTok[i]):
 			code = true
 		case len(t) == 4 && isDigits(t):
 		case politeTail[t]:
@@ -107,4 +109,39 @@ func (c *Classifier) bareCode(w *work) (int, float64, bool) {
 		return 0, 0, false
 	}
 	return intentIndex["application_status"], 0.9, true
+}
+
+// keywordWithTail recognises an SMS command followed by a word of thanks or politeness that is
+// not part of the grammar ("HS TE cam on nhieu", "LICH Dong Hop, cảm ơn cán bộ ạ"): the longest
+// start of the message that is a command, when the rest carries no request of its own.
+func (c *Classifier) keywordWithTail(w *work, ents map[string]string) (int, bool) {
+	tok, norm := w.keyTok, w.normTok
+	if len(tok) < 2 || len(tok) > 24 {
+		return 0, false
+	}
+	if _, ok := keywords[tok[0]]; !ok && !(tok[0] == "tra" && tok[1] == "cuu") {
+		return 0, false
+	}
+	defer func() { w.keyTok, w.normTok = tok, norm }()
+	tail := c.getWork()
+	defer c.scratch.Put(tail)
+	for e := len(tok) - 1; e >= 1; e-- {
+		w.keyTok, w.normTok = tok[:e], norm[:e]
+		scratch := map[string]string{}
+		intent, ok := c.keyword(w, scratch)
+		if !ok {
+			continue
+		}
+		rest := strings.Join(norm[e:], " ")
+		c.text.prepare(tail, rest)
+		label, _ := c.model.predict(tail)
+		if !social(label) || asksSomething(rest, tail.keyTok) {
+			return 0, false
+		}
+		for k, v := range scratch {
+			ents[k] = v
+		}
+		return intent, true
+	}
+	return 0, false
 }

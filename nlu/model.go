@@ -3,6 +3,7 @@ package nlu
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // Feature weights: word features (unigrams, bigrams, first word) and character 3-grams are each
@@ -14,12 +15,21 @@ const (
 	l2         = 1e-6
 )
 
-// model is a multinomial logistic regression over hashed sparse features.
+// model is a pair of multinomial logistic regressions over hashed sparse features whose
+// probabilities are averaged (see train).
 type model struct {
-	k     int              // classes
-	index map[uint64]int32 // feature hash → row
-	w     []float32        // rows of k weights
-	bias  []float64
+	k       int           // classes
+	index   *featureTable // feature hash → row
+	members []*member
+}
+
+// wrappedWeight is the weight of the regression trained on wrapped examples in the average.
+const wrappedWeight = 2.0
+
+// member is one logistic regression of the ensemble.
+type member struct {
+	w    []float32 // rows of k weights
+	bias []float64
 }
 
 const (
@@ -94,22 +104,62 @@ func featureHashes(words []string, emit func(h uint64, val float32)) {
 func (m *model) features(w *work) {
 	w.feats = w.feats[:0]
 	featureHashes(w.words, func(h uint64, val float32) {
-		if id, ok := m.index[h]; ok {
+		if id, ok := m.index.get(h); ok {
 			w.feats = append(w.feats, feat{id, val})
 		}
 	})
 }
 
-// probs fills w.scores with class probabilities for w.feats and returns the best class.
+// probs fills w.scores with class probabilities for w.feats (the ensemble's average) and
+// returns the best class.
 func (m *model) probs(w *work) (int, float64) {
+	if len(m.members) == 1 {
+		return m.members[len(m.members)-1].probs(w.feats, w.scores[:m.k])
+	}
 	s := w.scores[:m.k]
-	copy(s, m.bias)
-	for _, f := range w.feats {
-		row := m.w[int(f.id)*m.k : int(f.id)*m.k+m.k]
-		v := float64(f.val)
-		for j, x := range row {
-			s[j] += v * float64(x)
+	acc := w.acc[:m.k]
+	clear(acc)
+	total := 0.0
+	for i, mb := range m.members {
+		mb.probs(w.feats, s)
+		wt := 1.0
+		if i == 1 {
+			wt = wrappedWeight
 		}
+		total += wt
+		for j := range s {
+			acc[j] += wt * s[j]
+		}
+	}
+	best := 0
+	for j := range s {
+		s[j] = acc[j] / total
+		if s[j] > s[best] {
+			best = j
+		}
+	}
+	return best, s[best]
+}
+
+// probs fills s with the member's class probabilities for feats and returns the best class.
+func (mb *member) probs(feats []feat, s []float64) (int, float64) {
+	k := len(s)
+	var accBuf [32]float32
+	acc := accBuf[:k:k]
+	if k > len(accBuf) {
+		acc = make([]float32, k)
+	}
+	for _, f := range feats {
+		base := int(f.id) * k
+		row := mb.w[base : base+k : base+k]
+		v := f.val
+		acc := acc[:len(row)]
+		for j, x := range row {
+			acc[j] += v * x
+		}
+	}
+	for j := range s {
+		s[j] = mb.bias[j] + float64(acc[j])
 	}
 	best := 0
 	for j := range s {
@@ -129,6 +179,11 @@ func (m *model) probs(w *work) (int, float64) {
 	return best, s[best]
 }
 
+// bare is the reading of the regression of bare messages alone (features already computed).
+func (m *model) bare(w *work) (int, float64) {
+	return m.members[0].probs(w.feats, w.scores[:m.k])
+}
+
 // predict classifies prepared words.
 func (m *model) predict(w *work) (int, float64) {
 	m.features(w)
@@ -136,35 +191,35 @@ func (m *model) predict(w *work) (int, float64) {
 }
 
 // trainModel fits the model with AdaGrad on the cross-entropy loss; deterministic (fixed seed).
-func trainModel(k int, data [][]feat, labels []int, rows int) *model {
-	m := &model{k: k, w: make([]float32, rows*k), bias: make([]float64, k)}
+func trainModel(k int, data [][]feat, labels []int, weights []float64, rows int, seed uint64) *member {
+	m := &member{w: make([]float32, rows*k), bias: make([]float64, k)}
 	g2 := make([]float32, rows*k)
 	b2 := make([]float64, k)
 	order := make([]int, len(data))
 	for i := range order {
 		order[i] = i
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	w := newWork(k)
+	rng := rand.New(rand.NewPCG(1, 2+seed))
+	scores := make([]float64, k)
 	for ep := 0; ep < epochs; ep++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, n := range order {
-			w.feats = data[n]
-			m.probs(w)
+			m.probs(data[n], scores)
 			y := labels[n]
 			for j := 0; j < k; j++ {
-				g := w.scores[j]
+				g := scores[j]
 				if j == y {
 					g -= 1
 				}
+				g *= weights[n]
 				b2[j] += g * g
 				m.bias[j] -= learnRate * g / (math.Sqrt(b2[j]) + 1e-8)
-				w.scores[j] = g
+				scores[j] = g
 			}
 			for _, f := range data[n] {
 				base := int(f.id) * k
 				for j := 0; j < k; j++ {
-					g := float32(w.scores[j])*f.val + l2*m.w[base+j]
+					g := float32(scores[j])*f.val + l2*m.w[base+j]
 					if g == 0 {
 						continue
 					}
@@ -178,13 +233,15 @@ func trainModel(k int, data [][]feat, labels []int, rows int) *model {
 }
 
 // train builds a Classifier from examples.
-func train(examples []example, opts Options) *Classifier {
+func train(examples []example, original int, opts Options) *Classifier {
 	tp := newTextPrep()
-	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes)}
+	c := &Classifier{text: tp, communes: newCommuneIndex(opts.Communes), schemes: newSchemeIndex(opts.Schemes)}
+	tp.isCode = c.isCode
 	w := newWork(len(Intents))
 	words := make([][]string, len(examples))
 	for i, e := range examples {
 		tp.tokens(w, e.text)
+		tp.learnAccents(w.normTok)
 		tp.modelWords(w, false)
 		words[i] = append([]string(nil), w.words...)
 		tp.learn(words[i])
@@ -199,6 +256,7 @@ func train(examples []example, opts Options) *Classifier {
 	index := map[uint64]int32{}
 	data := make([][]feat, len(examples))
 	labels := make([]int, len(examples))
+	weights := make([]float64, len(examples))
 	for i, ws := range words {
 		var fs []feat
 		featureHashes(ws, func(h uint64, val float32) {
@@ -211,8 +269,75 @@ func train(examples []example, opts Options) *Classifier {
 		})
 		data[i] = fs
 		labels[i] = examples[i].label
+		weights[i] = examples[i].weight
+		if weights[i] == 0 {
+			weights[i] = 1
+		}
 	}
-	c.model = trainModel(len(Intents), data, labels, len(index))
-	c.model.index = index
+	// Two regressions, trained in parallel: one on the examples as written, one also on the
+	// examples wrapped in politeness and context. The first reads bare questions best, the
+	// second keeps its reading when words are put around a question; their average does both.
+	c.model = &model{k: len(Intents), index: newFeatureTable(index), members: make([]*member, 2)}
+	var wg sync.WaitGroup
+	for i, n := range []int{original, len(data)} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.model.members[i] = trainModel(len(Intents), data[:n], labels[:n], weights[:n], len(index), uint64(i))
+		}()
+	}
+	wg.Wait()
 	return c
+}
+
+// featureTable maps feature hashes to rows with open addressing: the keys are hashes already,
+// so a lookup is a mask and a few compares, several times faster than a Go map, which matters
+// because every message looks up a hundred or so features.
+type featureTable struct {
+	keys []uint64 // 0 = empty; a feature whose hash is 0 is stored as zeroKey
+	vals []int32
+	mask uint64
+}
+
+const zeroKey = 0x9e3779b97f4a7c15 // stands in for a hash of 0
+
+func newFeatureTable(m map[uint64]int32) *featureTable {
+	n := 1
+	for n < 2*len(m)+2 {
+		n <<= 1
+	}
+	t := &featureTable{keys: make([]uint64, n), vals: make([]int32, n), mask: uint64(n - 1)}
+	for k, v := range m {
+		if k == 0 {
+			k = zeroKey
+		}
+		i := mix(k) & t.mask
+		for t.keys[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.keys[i], t.vals[i] = k, v
+	}
+	return t
+}
+
+func (t *featureTable) get(k uint64) (int32, bool) {
+	if k == 0 {
+		k = zeroKey
+	}
+	for i := mix(k) & t.mask; ; i = (i + 1) & t.mask {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i], true
+		case 0:
+			return 0, false
+		}
+	}
+}
+
+// mix spreads the bits of an FNV hash over the low bits the table uses.
+func mix(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	return k
 }

@@ -4,12 +4,17 @@
 // beneficiary category, age).
 //
 // It works in pure Go and learns at start-up from the department's own training examples
-// (data files nlu/*.jsonl): Load trains a multinomial logistic regression over word unigrams,
-// bigrams and character n-grams of the folded text (diacritics removed, chat abbreviations
-// expanded, small typos corrected against the training vocabulary). SMS keyword commands from
-// basic phones ("TT TB-2025-000123 4567", "LICH Vu Phuc", "HS NKT", "DK", "HUY", "HD") are
-// recognised by a small grammar before the model. A message the model is not confident about is
-// reported as out of scope with Unsure set, so that the caller answers "not understood" kindly.
+// (data files nlu/*.jsonl, and nlu/wrappers.toml): Load trains two multinomial logistic
+// regressions over word unigrams, bigrams and character n-grams of the folded text (diacritics
+// removed, Telex/VNI key sequences decoded, chat abbreviations expanded, small typos corrected
+// against the training vocabulary), one on the examples as written and one also on the examples
+// wrapped in politeness and context, and averages them. A message is read in clauses, and the
+// greetings, thanks and small talk around its request are peeled off (clauses.go). SMS keyword
+// commands from basic phones ("TT TB-2025-000123 4567", "LICH Vu Phuc", "HS NKT", "DK", "HUY",
+// "HD") are recognised by a small grammar before the model; application codes only in the shape
+// of the department's codes (codes.go); neighbouring schemes by their words (schemes.go). A
+// message the model is not confident about is reported as out of scope with Unsure set, so that
+// the caller answers "not understood" kindly.
 //
 // A Classifier is immutable after Load and safe for concurrent use.
 package nlu
@@ -25,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -62,6 +68,7 @@ type Result struct {
 // Options tune Load.
 type Options struct {
 	Communes []string // canonical commune names with diacritics ("Vũ Phúc"); entity `commune` returns one of these
+	Schemes  []Scheme // neighbouring schemes (knowledge/other_schemes.toml): out_of_scope, entity other_scheme
 }
 
 // MaxInput is the number of bytes of a message that are looked at; the rest is ignored.
@@ -71,6 +78,22 @@ const MaxInput = 2000
 // treated as not understood.
 const threshold = 0.45
 
+// socialBare is the probability from which the bare regression decides a greeting or thanks.
+const socialBare = 0.9
+
+// keepsItsIntent are the readings a neighbouring scheme's words do not override: someone who
+// asks for a person, complains or manages announcements gets that, whatever scheme they name.
+var keepsItsIntent = map[int]bool{
+	intentIndex["contact_staff"]: true, intentIndex["complaint"]: true, intentIndex["subscribe"]: true,
+	intentIndex["unsubscribe"]: true, intentIndex["change_language"]: true, intentIndex["application_status"]: true,
+}
+
+// oosThreshold is the probability from which an out-of-scope reading is trusted enough for a
+// refusal, and a greeting or thanks enough for a social reply; below it the message counts as
+// not understood, and the person gets the menu and the offer of a person rather than "we cannot
+// answer that" or "you are welcome" to a question they asked.
+const oosThreshold = 0.7
+
 // keywordConfidence is the confidence reported for a message that matched the SMS keyword grammar.
 const keywordConfidence = 0.99
 
@@ -79,6 +102,8 @@ type Classifier struct {
 	model    *model
 	text     *textPrep
 	communes *communeIndex
+	schemes  *schemeIndex
+	codes    atomic.Pointer[codeMatcher]
 	scratch  sync.Pool // *work
 }
 
@@ -115,13 +140,18 @@ func Load(fsys fs.FS, opts Options) (*Classifier, error) {
 			return nil, fmt.Errorf("nlu: no training example for intent %q", Intents[i])
 		}
 	}
-	return train(examples, opts), nil
+	w, err := loadWrappers(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return train(augment(examples, w), len(examples), opts), nil
 }
 
 // example is one training example: its text and the index of its intent in Intents.
 type example struct {
-	text  string
-	label int
+	text   string
+	label  int
+	weight float64 // 0 means 1
 }
 
 var intentIndex = func() map[string]int {
@@ -191,31 +221,107 @@ func (c *Classifier) Classify(text string) Result {
 	defer c.scratch.Put(w)
 	c.text.prepare(w, text)
 	res := Result{Text: text, Entities: c.entities(w)}
-	if intent, ok := c.keyword(w, res.Entities); ok {
-		res.Intent = Intents[intent]
-		res.Confidence = keywordConfidence
+	label, p, fixed := c.read(w, text, res.Entities)
+	if fixed >= 0 {
+		res.Intent, res.Confidence, res.Unsure = Intents[fixed], p, fixed == intentIndex[OutOfScope] && p == 0
 		return res
 	}
-	if bareAnswer(w.keyTok) {
-		// "không", "no", "ok à": a reply to something this message does not carry. Never
-		// guess an intent from it (a bare "no" is not "stop sending me messages").
-		res.Intent, res.Unsure = OutOfScope, true
-		return res
+	if hasCloserCue(w.keyTok) {
+		// "…nộp ở đâu cảm ơn cán bộ nhiều": read again without the closer glued to the end.
+		if head, ok := c.cutCloser(text); ok {
+			hw := c.getWork()
+			c.text.prepare(hw, head)
+			hl, hp, hfixed := c.read(hw, head, res.Entities)
+			c.scratch.Put(hw)
+			switch {
+			case hfixed >= 0 && hp > 0:
+				res.Intent, res.Confidence = Intents[hfixed], hp
+				return res
+			case hfixed < 0 && hp >= confident && hl != label:
+				label, p = hl, hp
+			}
+		}
 	}
-	if intent, conf, ok := c.bareCode(w); ok {
-		res.Intent = Intents[intent]
-		res.Confidence = conf
-		return res
+	if social(label) && p < oosThreshold && splitClauses(text) == nil {
+		// The wrapped regression learnt greetings and thanks as what is put around a question, so
+		// it doubts them; a message of one clause that the bare regression is sure is a greeting
+		// (and both read so) is one.
+		if lb, pb := c.model.bare(w); lb == label && pb >= socialBare {
+			p = pb
+		}
 	}
-	label, p := c.model.predict(w)
 	res.Confidence = round3(p)
-	if p < threshold {
+	if id, ok := match(c.schemes.decisive, w.keyTok); ok && !keepsItsIntent[label] {
+		// "bố tôi là thương binh ... được bao nhiêu": another scheme, whatever it sounds like.
+		res.Intent, res.Entities[EntityOtherScheme] = OutOfScope, id
+		res.Confidence = max(res.Confidence, keywordConfidence)
+		return res
+	}
+	if p < threshold || label == intentIndex[OutOfScope] && p < oosThreshold ||
+		social(label) && p < oosThreshold {
 		res.Intent = OutOfScope
 		res.Unsure = true
 		return res
 	}
 	res.Intent = Intents[label]
+	if label == intentIndex[OutOfScope] {
+		if id, ok := match(c.schemes.words, w.keyTok); ok {
+			res.Entities[EntityOtherScheme] = id
+		}
+	}
 	return res
+}
+
+// read understands a prepared message. A message the grammar decides (an SMS command, a bare
+// code, a bare yes/no) gets fixed ≥ 0: its intent, with p its confidence (0 for a bare yes/no,
+// which is not understood). Otherwise fixed is -1 and label, p are the model's reading.
+func (c *Classifier) read(w *work, text string, ents map[string]string) (label int, p float64, fixed int) {
+	if intent, ok := c.keyword(w, ents); ok {
+		return 0, keywordConfidence, intent
+	}
+	if intent, ok := c.keywordWithTail(w, ents); ok {
+		return 0, keywordConfidence, intent
+	}
+	if bareAnswer(w.keyTok) {
+		// "không", "no", "ok à": a reply to something this message does not carry. Never
+		// guess an intent from it (a bare "no" is not "stop sending me messages").
+		return 0, 0, intentIndex[OutOfScope]
+	}
+	if intent, conf, ok := c.bareCode(w); ok {
+		return 0, conf, intent
+	}
+	label, p = c.decide(w, text, ents)
+	return label, p, -1
+}
+
+// A message of at most sureWords words whose whole reading is at least sureWhole is not read in
+// clauses (it costs two more readings, for nothing).
+const (
+	sureWhole = 0.995
+	sureWords = 12
+)
+
+// decide is the model's reading of a prepared message: its core once the wrapping is peeled
+// off, else the whole.
+func (c *Classifier) decide(w *work, text string, ents map[string]string) (int, float64) {
+	lw, pw := c.model.predict(w)
+	if pw >= sureWhole && len(w.words) <= sureWords {
+		// A short message read this surely as a whole has nothing around it to peel off.
+		return lw, pw
+	}
+	lc, pc, ok := c.core(w, text, ents)
+	if !ok || lc == lw {
+		if ok && pc > pw {
+			return lc, pc
+		}
+		return lw, pw
+	}
+	// The core and the whole disagree: the core wins when it is surer of its reading than the
+	// whole is of its own, counting what the whole itself gives the core's reading.
+	if pc+w.scores[lc] > pw {
+		return lc, pc
+	}
+	return lw, pw
 }
 
 // Entities extracts entities only (used for follow-up answers in multi-turn flows, e.g. a bare "4567").

@@ -2,11 +2,14 @@ package nlu
 
 import (
 	"maps"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"unicode/utf8"
+
+	"github.com/socialaid-vn/gateway/data"
 )
 
 var shared struct {
@@ -98,7 +101,9 @@ func TestEntities(t *testing.T) {
 		{"ma ho so tb-2025-000123, 4 so cuoi cccd 2019", map[string]string{"application_code": "TB-2025-000123", "id_last4": "2019"}},
 		{"số cuối căn cước 0912", map[string]string{"id_last4": "0912"}},
 		{"gọi 0227 3000 101", map[string]string{}},
-		{"mã hồ sơ ab12/2025.x", map[string]string{"application_code": "AB12/2025.X"}},
+		// Codes have the shape of the department's (the demo's TB-2025-000123): others are not codes.
+		{"mã hồ sơ ab12/2025.x", map[string]string{}},
+		{"mã hồ sơ tb.2025.000999", map[string]string{"application_code": "TB.2025.000999"}},
 		{"được 500k hay 1tr5", map[string]string{}},
 		{"nghị định 20/2021/nđ-cp và 20/2021/nd-cp", map[string]string{}},
 		{"làm việc t2-t6", map[string]string{}},
@@ -335,5 +340,33 @@ func TestEnglishAges(t *testing.T) {
 		if want != "" && e["application_code"] != "" {
 			t.Errorf("%q: an age taken for an application code %q", text, e["application_code"])
 		}
+	}
+}
+
+// Application codes are recognised only when they look like the department's: the shapes of
+// the imported codes, or the configured pattern. Other words of letters and digits are not codes.
+func TestCodesHaveTheDepartmentsShape(t *testing.T) {
+	c, err := Load(data.Embedded(), Options{Communes: demoCommunes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetCodeShapes([]string{"TB#10"})
+	for _, s := range []string{"GIO72", "COVID19", "IPHONE15", "xe 7 cho ford ranger2024", "ma ho so ab12"} {
+		r := c.Classify(s)
+		if r.Entities[EntityApplicationCode] != "" || r.Intent == "application_status" && r.Confidence == 0.9 {
+			t.Errorf("%q taken for an application code: %+v", s, r)
+		}
+	}
+	for _, s := range []string{"TB-2025-000123", "tb2025000123", "tb-2025-000123 4567", "mã hồ sơ TB-2025-000777 của tôi"} {
+		if r := c.Classify(s); r.Entities[EntityApplicationCode] == "" || r.Intent != "application_status" {
+			t.Errorf("%q: %+v, want a status question with its code", s, r)
+		}
+	}
+	c.SetCodePattern(regexp.MustCompile(`(?i)^(?:HS\d{6})$`))
+	if r := c.Classify("hs123456"); r.Entities[EntityApplicationCode] != "HS123456" {
+		t.Errorf("configured pattern: %+v", r)
+	}
+	if r := c.Classify("TB-2025-000123"); r.Entities[EntityApplicationCode] != "" {
+		t.Errorf("a code of another shape under a pattern: %+v", r)
 	}
 }

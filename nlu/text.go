@@ -1,6 +1,10 @@
 package nlu
 
-import "github.com/socialaid-vn/gateway/i18n"
+import (
+	"strings"
+
+	"github.com/socialaid-vn/gateway/i18n"
+)
 
 // work is the per-call scratch space, pooled so that classifying allocates little.
 type work struct {
@@ -11,6 +15,7 @@ type work struct {
 	words   []string // model tokens: abbreviations expanded, typos corrected, numbers as shapes
 	feats   []feat   // features of words
 	scores  []float64
+	acc     []float64 // the ensemble's sum of probabilities
 	buf     []byte
 }
 
@@ -26,6 +31,7 @@ func newWork(classes int) *work {
 		words:   make([]string, 0, 48),
 		feats:   make([]feat, 0, 256),
 		scores:  make([]float64, classes),
+		acc:     make([]float64, classes),
 		buf:     make([]byte, 0, 64),
 	}
 }
@@ -41,10 +47,27 @@ var localAbbrev = map[string]string{
 type textPrep struct {
 	vocab   map[string]int    // known word → frequency in training
 	deletes map[string]string // a known word with one letter deleted → the most frequent such word
+	words   map[string]bool   // every word of the training texts as written (lower case, with diacritics)
+	typing  i18n.TypingLexicon
+	isCode  func(string) bool // at reading time: what the department's codes look like
 }
 
 func newTextPrep() *textPrep {
-	return &textPrep{vocab: map[string]int{}, deletes: map[string]string{}}
+	tp := &textPrep{vocab: map[string]int{}, deletes: map[string]string{}, words: map[string]bool{}}
+	// Telex/VNI words are decoded only into words the training texts hold with their
+	// diacritics, and never when the word as typed is itself one of them ("has", "lich").
+	tp.typing = i18n.TypingLexicon{
+		Keep:   func(w string) bool { return tp.words[w] },
+		Accept: func(w string) bool { return tp.words[w] },
+	}
+	return tp
+}
+
+// learnAccents adds the written words of a training text to the typing lexicon.
+func (tp *textPrep) learnAccents(normTok []string) {
+	for _, t := range normTok {
+		tp.words[t] = true
+	}
 }
 
 // learn adds the words of a prepared training text to the vocabulary.
@@ -76,6 +99,23 @@ func (tp *textPrep) index() {
 // uses tokens and modelWords(w, false) instead: its words make the vocabulary.
 func (tp *textPrep) prepare(w *work, text string) {
 	tp.tokens(w, text)
+	if d := i18n.DecodeTyping(w.norm, tp.typing); d != w.norm {
+		// "tooi 76 tuooir khoong cos luwowng huwu": typed in Telex with the input method off.
+		w.norm = d
+		w.key = i18n.Fold(d)
+		w.normTok = appendFields(w.normTok[:0], w.norm)
+		w.keyTok = appendFields(w.keyTok[:0], w.key)
+	}
+	tp.modelWords(w, true)
+}
+
+// prepareSpan fills w with words from to to of a prepared message (a clause of it), as prepare
+// would for that clause alone.
+func (tp *textPrep) prepareSpan(w, whole *work, from, to int) {
+	w.normTok = append(w.normTok[:0], whole.normTok[from:to]...)
+	w.keyTok = append(w.keyTok[:0], whole.keyTok[from:to]...)
+	w.norm = strings.Join(w.normTok, " ")
+	w.key = strings.Join(w.keyTok, " ")
 	tp.modelWords(w, true)
 }
 
@@ -117,7 +157,11 @@ func (tp *textPrep) modelWords(w *work, correct bool) {
 			continue
 		}
 		if hasDigit(tok) {
-			w.words = append(w.words, shapeOf(tok))
+			sh := shapeOf(tok)
+			if sh == "#c" && correct && tp.isCode != nil && !tp.isCode(tok) {
+				sh = "#x" // letters and digits, but not a code of this department ("covid19")
+			}
+			w.words = append(w.words, sh)
 			continue
 		}
 		if correct {

@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/socialaid-vn/gateway/i18n"
@@ -28,6 +29,12 @@ const (
 	// EntityCaseCode is the case code after PA, upper-cased ("" for a bare PA: the core lists
 	// the sender's cases).
 	EntityCaseCode = "case_code"
+	// EntityPlace is the place a LICH or DK command named when it is not a known commune
+	// ("LICH Ha Noi"): the core says it is unknown instead of using another commune.
+	EntityPlace = "place"
+	// EntityBadDigits is set when digits after the code are not the 4 verification digits
+	// ("TT TB-2025-000123 45"): the core asks for them again, without trying them.
+	EntityBadDigits = "id_last4_invalid"
 )
 
 // categories maps the HS keyword's category codes to the category entity.
@@ -90,6 +97,8 @@ func ParseKeyword(text string, communes []string) (intent string, entities map[s
 	case "lich":
 		if c, found := findCommune(args, communes); found {
 			ent[EntityCommune] = c
+		} else if len(args) > 0 {
+			ent[EntityPlace] = rawArgs(text, 1)
 		}
 		return IntentPayment, ent, true
 	case "hs":
@@ -104,10 +113,14 @@ func ParseKeyword(text string, communes []string) (intent string, entities map[s
 	case "dk":
 		if len(args) > 0 {
 			c, found := matchCommune(args, communes)
-			if !found {
-				return "", nil, false
+			switch {
+			case found:
+				ent[EntityCommune] = c
+			case len(args) <= 4 && !anyDigit(args) && !hasFunctionWord(args):
+				ent[EntityPlace] = rawArgs(text, 1) // "DK Ha Noi": a place, not served
+			default:
+				return "", nil, false // "dk nhan tien ko": "được nhận tiền không"
 			}
-			ent[EntityCommune] = c
 		}
 		return IntentSubscribe, ent, true
 	case "huy", "stop":
@@ -136,10 +149,47 @@ func ParseKeyword(text string, communes []string) (intent string, entities map[s
 	return "", nil, false
 }
 
+// functionWords show that what follows "DK" is a sentence ("dk nhan tien ko"), not a place.
+var functionWords = map[string]bool{
+	"ko": true, "khong": true, "k": true, "chua": true, "a": true, "gi": true, "j": true, "nao": true,
+	"the": true, "co": true, "duoc": true, "dc": true, "nhan": true, "tien": true, "roi": true, "nhe": true,
+	"cho": true, "toi": true, "em": true, "minh": true, "thong": true, "bao": true, "tin": true, "voi": true,
+	"lam": true, "sao": true, "hoi": true, "muon": true, "ky": true,
+}
+
+func hasFunctionWord(words []string) bool {
+	for _, w := range words {
+		if functionWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// rawArgs is the text after the first n words, as typed.
+func rawArgs(text string, n int) string {
+	f := strings.Fields(strings.ToValidUTF8(text, " "))
+	if len(f) <= n {
+		return ""
+	}
+	return strings.Trim(strings.Join(f[n:], " "), " .,;:!?")
+}
+
 // statusArgs reads "code 4567" (or "4567 code") into entities.
 func statusArgs(args []string, ent map[string]string) {
 	if len(args) == 0 {
 		return
+	}
+	// Digits after a whole code that are not the 4 verification digits ("TT TB-2025-000123 45")
+	// are a mistyped answer, not part of the code.
+	if i := slices.IndexFunc(args, wholeCode); i >= 0 {
+		for j := i + 1; j < len(args); j++ {
+			if isDigitsOnly(args[j]) && !isIDDigits(args[j]) {
+				ent[EntityBadDigits] = "1"
+				args = append(slices.Clone(args[:j]), args[j+1:]...)
+				j--
+			}
+		}
 	}
 	idAt := -1
 	switch {
@@ -173,6 +223,29 @@ func isIDDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// wholeCode reports a word that is a code by itself: letters and digits, 6 characters or more.
+func wholeCode(w string) bool {
+	letters, digits := false, false
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters = true
+		case c >= '0' && c <= '9':
+			digits = true
+		}
+	}
+	return letters && digits && len(w) >= 6
+}
+
+func isDigitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func anyDigit(words []string) bool {

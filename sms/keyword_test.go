@@ -42,7 +42,9 @@ func TestParseKeyword(t *testing.T) {
 		{"lich Kien Xuong", IntentPayment, ents{"commune": "Kiến Xương"}},
 		{"lich kien xuog", IntentPayment, ents{"commune": "Kiến Xương"}}, // one typo
 		{"lich chi tra o tien hai thang nay", IntentPayment, ents{"commune": "Tiền Hải"}},
-		{"lich Ha Noi", IntentPayment, ents{}}, // unknown commune: intent kept, commune missing
+		{"lich Ha Noi", IntentPayment, ents{"place": "Ha Noi"}}, // unknown commune: said to be unknown, never replaced
+		{"DK Ha Noi", IntentSubscribe, ents{"place": "Ha Noi"}},
+		{"TT TB-2025-000123 45", IntentStatus, ents{"application_code": "TB-2025-000123", "id_last4_invalid": "1"}},
 		// documents
 		{"HS", IntentDocuments, ents{}},
 		{"hs nct", IntentDocuments, ents{"category": "elderly"}},

@@ -75,7 +75,7 @@ func loadData(cfg config.Config) (fs.FS, *i18n.Catalog, *knowledge.Base, *nlu.Cl
 	for _, c := range kb.Communes() {
 		communes = append(communes, c.Name)
 	}
-	cls, err := nlu.Load(fsys, nlu.Options{Communes: communes})
+	cls, err := nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(kb.OtherSchemes())})
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
@@ -111,6 +111,14 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		}
 		log.Info("REDIS_URL is not set: using an embedded in-memory Redis with demo data (nothing is kept after exit; set REDIS_URL and LOOKUP_HASH_KEY for real use)")
 	}
+	if cfg.ApplicationCodePattern != nil {
+		cls.SetCodePattern(cfg.ApplicationCodePattern)
+	} else {
+		if shapes, err := apps.CodeShapes(ctx); err == nil {
+			cls.SetCodeShapes(shapes)
+		}
+		go refreshCodeShapes(ctx, apps, cls, log)
+	}
 	rec := stats.New(conn.Client, log.With("part", "stats"))
 	aud := audience.New(conn.Client).WithCounter(rec)
 	staff, err := caseStaff(cfg, kb)
@@ -135,3 +143,29 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 }
 
 func (a *app) Close() error { return a.conn.Close() }
+
+// refreshCodeShapes keeps the understanding's idea of what an application code looks like in
+// step with the imports (which other processes may run): the shapes are read every minute
+// (newApp reads them once at start), until ctx ends.
+func refreshCodeShapes(ctx context.Context, apps *lookup.Store, cls *nlu.Classifier, log *slog.Logger) {
+	read := func() {
+		shapes, err := apps.CodeShapes(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading the shapes of application codes", "err", err)
+			}
+			return
+		}
+		cls.SetCodeShapes(shapes)
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			read()
+		}
+	}
+}

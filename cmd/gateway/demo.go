@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/lookup"
@@ -28,7 +29,7 @@ func cmdDemo(ctx context.Context, env *environ, args []string) error {
 	n := fl.Int("applications", -1, "number of applications to generate")
 	out := fl.String("out", ".", "directory to write applications.csv and schedules.csv into")
 	seed := fl.Uint64("seed", 1, "random seed: the same seed gives the same files")
-	from := fl.String("from", "2026-12", "first month of the payment schedules (YYYY-MM)")
+	from := fl.String("from", time.Now().Format("2006-01"), "first month of the payment schedules (YYYY-MM; default: this month)")
 	months := fl.Int("months", 7, "number of schedule months")
 	if err := fl.Parse(args[1:]); err != nil {
 		return errUsage

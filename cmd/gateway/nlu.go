@@ -11,7 +11,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/knowledge"
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/nlu"
 )
@@ -80,7 +82,32 @@ func loadClassifier(env *environ) (*nlu.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nlu.Load(fsys, nlu.Options{Communes: communes})
+	schemes, err := knowledge.ReadOtherSchemes(fsys)
+	if err != nil {
+		return nil, err
+	}
+	c, err := nlu.Load(fsys, nlu.Options{Communes: communes, Schemes: nluSchemes(schemes)})
+	if err != nil {
+		return nil, err
+	}
+	// What a code looks like: the configured pattern, else the shapes of the demo codes (the
+	// records the gateway runs with when no REDIS_URL is set).
+	cfg, err := config.Load(env.getenv)
+	if err == nil && cfg.ApplicationCodePattern != nil {
+		c.SetCodePattern(cfg.ApplicationCodePattern)
+	} else if shapes, err := lookup.DemoCodeShapes(fsys); err == nil {
+		c.SetCodeShapes(shapes)
+	}
+	return c, nil
+}
+
+// nluSchemes gives the understanding the words of the neighbouring schemes.
+func nluSchemes(schemes []knowledge.OtherScheme) []nlu.Scheme {
+	out := make([]nlu.Scheme, 0, len(schemes))
+	for _, s := range schemes {
+		out = append(out, nlu.Scheme{ID: s.ID, Decisive: s.Decisive, Words: s.Words})
+	}
+	return out
 }
 
 // nluClassify writes one JSON object per input line, including empty lines, so output lines
@@ -171,7 +198,24 @@ type evalReport struct {
 	Unsure             int           `json:"unsure"`
 	PerIntent          []intentScore `json:"per_intent"`
 	Confused           []confusion   `json:"confused"`
+	// Reliability is the calibration of the answers given (not unsure): by confidence band, how
+	// many, their mean confidence and how many were right. UnsureRight is how many of the unsure
+	// items were in fact out of scope (where "not understood" is no loss).
+	Reliability []reliabilityBin `json:"reliability"`
+	ECE         float64          `json:"expected_calibration_error"`
+	UnsureOOS   int              `json:"unsure_out_of_scope"`
 }
+
+type reliabilityBin struct {
+	From           float64 `json:"from"`
+	To             float64 `json:"to"`
+	Count          int     `json:"count"`
+	MeanConfidence float64 `json:"mean_confidence"`
+	Accuracy       float64 `json:"accuracy"`
+}
+
+// bands are the confidence bands of the reliability table.
+var bands = []float64{0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001}
 
 type intentScore struct {
 	Intent    string  `json:"intent"`
@@ -194,12 +238,30 @@ func evaluate(c *nlu.Classifier, items []labelledItem) evalReport {
 	correct := map[string]int{}
 	pairs := map[[2]string]int{}
 	oos, oosAccepted := 0, 0
+	binN := make([]int, len(bands)-1)
+	binConf := make([]float64, len(bands)-1)
+	binRight := make([]int, len(bands)-1)
+	answered := 0
 	for _, it := range items {
 		r := c.Classify(it.Text)
 		support[it.Intent]++
 		predicted[r.Intent]++
 		if r.Unsure {
 			rep.Unsure++
+			if it.Intent == nlu.OutOfScope {
+				rep.UnsureOOS++
+			}
+		} else {
+			answered++
+			for b := range binN {
+				if r.Confidence >= bands[b] && r.Confidence < bands[b+1] {
+					binN[b]++
+					binConf[b] += r.Confidence
+					if r.Intent == it.Intent {
+						binRight[b]++
+					}
+				}
+			}
 		}
 		if r.Intent == it.Intent {
 			correct[it.Intent]++
@@ -214,6 +276,20 @@ func evaluate(c *nlu.Classifier, items []labelledItem) evalReport {
 			}
 		}
 	}
+	for b := range binN {
+		bin := reliabilityBin{From: bands[b], To: min(1, bands[b+1]), Count: binN[b]}
+		if binN[b] > 0 {
+			bin.MeanConfidence = float64(int(binConf[b]/float64(binN[b])*1000+0.5)) / 1000
+			bin.Accuracy = ratio(binRight[b], binN[b])
+			gap := binConf[b]/float64(binN[b]) - float64(binRight[b])/float64(binN[b])
+			if gap < 0 {
+				gap = -gap
+			}
+			rep.ECE += gap * float64(binN[b]) / float64(max(1, answered))
+		}
+		rep.Reliability = append(rep.Reliability, bin)
+	}
+	rep.ECE = float64(int(rep.ECE*10000+0.5)) / 10000
 	rep.Accuracy = ratio(rep.Correct, rep.Items)
 	rep.OOSFalseAcceptance = ratio(oosAccepted, oos)
 	for _, in := range nlu.Intents {
@@ -257,6 +333,18 @@ func (r evalReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%.1f%%\t\n", s.Intent, s.Support, s.Predicted, 100*s.Precision, 100*s.Recall)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nreliability of the answers given (confidence band → share right):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "confidence\titems\tmean confidence\taccuracy\t")
+	for _, b := range r.Reliability {
+		if b.Count == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%.2f-%.2f\t%d\t%.3f\t%.1f%%\t\n", b.From, b.To, b.Count, b.MeanConfidence, 100*b.Accuracy)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "expected calibration error: %.3f; unsure (answered \"not understood\" with the menu and a person): %d, of which out of scope: %d\n",
+		r.ECE, r.Unsure, r.UnsureOOS)
 	fmt.Fprintln(w, "\nmost confused (expected → predicted):")
 	if len(r.Confused) == 0 {
 		fmt.Fprintln(w, "  none")
