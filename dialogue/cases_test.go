@@ -235,7 +235,7 @@ func TestHandoff(t *testing.T) {
 	_, text = f.sms(t, phone, "kết thúc", "", nil)
 	mustContain(t, "ended", text, "tự động tiếp tục", code)
 	_, text = f.sms(t, phone, "khi nao nhan tien", "", nil)
-	mustContain(t, "bot again", text, "Lịch chi trả") // of the commune of the application just checked
+	mustContain(t, "bot again", text, "buổi chi trả", "Đông Hợp") // of the commune of the application just checked
 	c, _ = f.cases.Get(ctx, cases.Admin, code)
 	if c.Live || c.Status == cases.Closed {
 		t.Errorf("after kết thúc: live %v status %s", c.Live, c.Status)

@@ -45,7 +45,7 @@ func (e *Engine) readTopic(ctx context.Context, t *turn, r *nlu.Result) (bool, e
 	now := e.cfg.Now()
 	recent := t.st.Topic != "" && now.Unix()-t.st.TopicAt < int64(topicTTL/time.Second)
 	short := len(strings.Fields(r.Text)) <= followUpWords && ent["category"] == ""
-	if recent && short && t.st.Topic == "application_status" && (generic[r.Intent] || r.Unsure || statusFollowUpWords(r.Text)) {
+	if recent && short && t.st.Topic == "application_status" && statusFollowUp(r) {
 		if done, err := e.statusFollowUp(ctx, t); done || err != nil {
 			return done, err
 		}
@@ -60,11 +60,37 @@ func (e *Engine) readTopic(ctx context.Context, t *turn, r *nlu.Result) (bool, e
 	return false, nil
 }
 
+// statusFollowUp reports whether a short message after a status answer asks about that
+// application. Something not understood or out of scope is one only with words that ask about
+// it; "khi nào nhận tiền" asks for the payment days (the payment answer, for the
+// application's commune, says them), unless it also asks why ("sao chưa nhận được tiền").
+func statusFollowUp(r *nlu.Result) bool {
+	switch {
+	case r.Intent == "payment" && !r.Unsure:
+		return statusWhyWords(r.Text)
+	case r.Unsure || r.Intent == nlu.OutOfScope:
+		// Only with words that ask about it: "giá vàng hôm nay" is not about the application.
+		return statusFollowUpWords(r.Text)
+	}
+	return generic[r.Intent] || statusFollowUpWords(r.Text)
+}
+
 // statusFollowUpWords ask about the application just shown: what is missing, why, when.
 func statusFollowUpWords(text string) bool {
 	for _, w := range strings.Fields(i18n.Key(text)) {
 		switch w {
-		case "thieu", "sao", "why", "missing", "ly", "lydo", "dung", "tu", "bao", "khi", "when", "note", "ghi":
+		case "tu", "bao", "khi", "when":
+			return true
+		}
+	}
+	return statusWhyWords(text)
+}
+
+// statusWhyWords ask why, or what is missing.
+func statusWhyWords(text string) bool {
+	for _, w := range strings.Fields(i18n.Key(text)) {
+		switch w {
+		case "thieu", "sao", "why", "missing", "ly", "lydo", "dung", "note", "ghi":
 			return true
 		}
 	}
