@@ -414,6 +414,12 @@ func TestOtherSchemesGetAPointer(t *testing.T) {
 	_, text := f.say(t, gateway.Terminal, "os-en", "/lang en")
 	_, text = f.say(t, gateway.Terminal, "os-en", "my father is a war invalid, how much does he get")
 	mustContain(t, "english pointer", text, "meritorious")
+	// In the middle of the screener, a question about another scheme leaves it for its pointer.
+	elder := f.sms(t, "+84911000031")
+	mustContain(t, "screener", elder.say("tooi 76 tuooir khoong cos luwowng huwu"), "NGHEO")
+	got = elder.say("bo toi la thuong binh 2/4 moi thang duoc bao nhieu")
+	mustContain(t, "pointer from the screener", got, "nguoi co cong")
+	mustNotContain(t, "pointer from the screener", got, "chua hieu")
 }
 
 // Telex typed without the input method is understood; words of letters and digits that are not

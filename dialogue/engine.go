@@ -456,7 +456,9 @@ func (e *Engine) continueFlow(ctx context.Context, t *turn) (bool, error) {
 // confidently understood question about something else leaves the flow; anything else re-asks.
 func (e *Engine) leaveOrReask(ctx context.Context, t *turn, flowIntent string, reask func()) (bool, error) {
 	r := e.nlu.Classify(t.in.Text)
-	if !r.Unsure && r.Intent != flowIntent && r.Intent != nlu.OutOfScope {
+	// A question about another scheme ("bố tôi là thương binh ...") leaves too: it gets its pointer.
+	otherScheme := r.Intent == nlu.OutOfScope && r.Entities[nlu.EntityOtherScheme] != ""
+	if !r.Unsure && r.Intent != flowIntent && (r.Intent != nlu.OutOfScope || otherScheme) {
 		t.setFlow(flowNone)
 		t.understood = &r
 		return false, nil
