@@ -194,16 +194,12 @@ func (c *Channel) allow(w http.ResponseWriter, r *http.Request, bucket string, l
 	return false
 }
 
-// langHint is the browser's language (the Accept-Language header's first supported one).
+// langHint is the language a page or answer starts in: ?lang=, else DEFAULT_LANG. The browser's
+// Accept-Language is not followed: many people in Vietnam have a phone set to English and read
+// Vietnamese; the page links to English, and the core answers in English whoever writes in it.
 func (c *Channel) langHint(r *http.Request) string {
 	if l := i18n.Lang(r.URL.Query().Get("lang")); l != "" {
 		return l
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if l := i18n.Lang(tag); l != "" {
-			return l
-		}
 	}
 	return c.cfg.DefaultLang
 }
