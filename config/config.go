@@ -93,7 +93,7 @@ var Vars = []Var{
 	{"LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"REDIS_URL", "(unset: embedded Redis with demo data)", "redis:// or rediss:// URL. Several hosts separated by commas make a Redis Cluster (redis://h1:6379,h2:6379); add ?master_name=NAME to name a Sentinel master, the hosts then being the sentinels."},
 	{"LOOKUP_HASH_KEY", "(generated for the embedded demo)", "Secret key (at least 32 characters) for the keyed hash of citizen ID numbers. Required when REDIS_URL is set; keep it stable, or imported records can no longer be verified."},
-	{"DATA_DIR", "(unset: embedded data)", "Directory whose files override the embedded data files (i18n/, nlu/, knowledge/, demo/) file by file."},
+	{"DATA_DIR", "(unset: embedded data)", "Directory whose files override the embedded data files (i18n/, nlu/, knowledge/, console/, demo/) file by file."},
 	{"TELEGRAM_TOKEN", "", "Bot token from BotFather. Unset: no Telegram channel."},
 	{"TELEGRAM_API_URL", "https://api.telegram.org", "Base URL of the Bot API (tests point it at a local server; a self-hosted Bot API server works too)."},
 	{"TELEGRAM_WEBHOOK_URL", "", "Public HTTPS URL Telegram posts updates to (ending in /telegram/webhook). Unset: long polling."},
