@@ -117,7 +117,7 @@ var Vars = []Var{
 	{"SMS_UNICODE", "false", "true keeps Vietnamese diacritics in SMS (UCS-2: 70 characters a segment instead of 160)."},
 	{"SMS_MPS", "10", "Outbound SMS per second, shared by all replicas."},
 	{"PUBLIC_BASE_URL", "", "Externally visible base URL (https://gw.example.gov.vn): Twilio webhook signatures are checked against it and callback URLs built from it. Required with Twilio."},
-	{"ADMIN_TOKEN", "", "Bearer token for the staff API (/api/...). Unset: the staff API is disabled."},
+	{"ADMIN_TOKEN", "", "Bearer token for machines calling the staff API (/api/...), acting as an admin. Unset: /api/broadcasts, /api/cases and /api/stats take console sessions only, and POST /api/applications is off."},
 	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
 	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
 	{"REMINDER_DAYS_BEFORE", "2", "Days before a payment date that subscribers of the commune get a reminder."},

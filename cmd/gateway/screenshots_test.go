@@ -166,4 +166,6 @@ func TestScreenshots(t *testing.T) {
 		chromedp.SendKeys("#text_vi", "Lịch chi trả tháng 12 của Trần Lãm: ngày 12/12 tại UBND phường.", chromedp.ByID))
 	waitText(t, small, "#pv-sms .sms-box", "Lich chi tra", 20*time.Second)
 	shot(small, "composer-phone.png")
+	browsertest.Run(t, small, "inbox on a phone", 20*time.Second, chromedp.Navigate(base+"/console/cases?view=all&status=any"), chromedp.WaitVisible("#inbox", chromedp.ByID))
+	shot(small, "inbox-phone.png")
 }
