@@ -251,4 +251,3 @@ func TestDemoCases(t *testing.T) {
 		}
 	}
 }
-
