@@ -77,7 +77,7 @@ func (c *Console) caseLive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := view{Data: c.caseData(r, cp, cs)}
+	v := view{Data: caseData{C: cs, Me: cp.ID}} // the parts that change need no canned replies or assignees
 	parts := map[string]string{}
 	for _, name := range []string{"timeline", "facts"} {
 		html, err := c.fragment(r, "case", "case-"+name, v)

@@ -114,6 +114,16 @@ func TestCasesInboxAndCasePage(t *testing.T) {
 		}
 	}
 
+	// In English: the page's words, the canned replies' titles; the texts stay in the case's language.
+	lan.get(t, "/console/lang?to=en&back=/console/cases")
+	_, body = lan.get(t, "/console/cases/"+vp)
+	for _, want := range []string{"Answer the citizen", "Received, being checked", "phường Vũ Phúc đã nhận", "Timeline", "took it"} {
+		if !strings.Contains(html.UnescapeString(body), want) {
+			t.Errorf("the English page lacks %q", want)
+		}
+	}
+	lan.get(t, "/console/lang?to=vi&back=/console/cases")
+
 	// Views: mine, unassigned.
 	if _, body := lan.get(t, "/console/cases?view=mine"); !strings.Contains(body, vp) || strings.Contains(body, vp2) {
 		t.Error("Mine lists the wrong cases")
