@@ -6,6 +6,8 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -212,6 +214,17 @@ func TestCannedRepliesFile(t *testing.T) {
 	}
 	if r, ok := cr.Get("received"); !ok || !strings.Contains(r.Text("en", "PA-2026-000001", "Vu Phuc ward"), "PA-2026-000001 has reached the officers of Vu Phuc ward") {
 		t.Errorf("received in English: %+v", r)
+	}
+	// A department's own file under DATA_DIR replaces the embedded one.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "console"), 0o755)
+	os.WriteFile(filepath.Join(dir, CannedFile), []byte("[[reply]]\nid = \"ours\"\ntitle = \"Của Sở\"\ntitle_en = \"Ours\"\nvi = \"Dạ, {code}.\"\nen = \"Yes, {code}.\"\n"), 0o644)
+	fsys, err := data.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own, err := LoadCanned(fsys); err != nil || len(own.For(cases.Feedback)) != 1 || own.For(cases.Feedback)[0].ID != "ours" {
+		t.Errorf("DATA_DIR canned replies: %v %v", own, err)
 	}
 	head := "[[reply]]\nid = \"a\"\ntitle = \"A\"\ntitle_en = \"A\"\nvi = \"x\"\nen = \"y\"\n"
 	for name, tc := range map[string]struct{ file, want string }{
