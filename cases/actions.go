@@ -26,7 +26,11 @@ func (s *Service) Create(ctx context.Context, p Principal, n NewCase) (*Case, er
 		return nil, invalid("commune %q is not one of yours", n.Commune)
 	}
 	n.Live = false
-	return s.open(ctx, n, "staff", p.ID)
+	c, err := s.open(ctx, n, "staff", p.ID)
+	if err == nil {
+		s.audit(ctx, p, "case_create", c.Code, "kind="+string(c.Kind)+" channel="+labelChannel(c.Channel))
+	}
+	return c, err
 }
 
 // Get returns a case with its timeline (and each message's delivery result).
@@ -76,7 +80,15 @@ func (s *Service) Reply(ctx context.Context, p Principal, code, text string) (*E
 		ev.Delivery = &d
 		metrics.CaseDeliveries.WithLabelValues(labelChannel(c.Channel), d.State).Inc()
 	}
+	s.audit(ctx, p, "case_reply", c.Code, "delivery="+ev.Delivery.State+reasonDetail(ev.Delivery.Reason))
 	return ev, nil
+}
+
+func reasonDetail(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " reason=" + reason
 }
 
 // Note adds an internal note, never shown to the citizen (also on a closed case).
@@ -93,6 +105,7 @@ func (s *Service) Note(ctx context.Context, p Principal, code, text string) (*Ev
 	if err != nil {
 		return nil, err
 	}
+	s.audit(ctx, p, "case_note", c.Code, "")
 	return &Event{N: r.n, At: s.now().In(Vietnam), Type: EventNote, Author: p.ID, Text: text}, nil
 }
 
@@ -116,6 +129,7 @@ func (s *Service) Assign(ctx context.Context, p Principal, code, to string) (*Ev
 	}
 	s.log.Info("case assigned", "code", c.Code, "by", p.ID, "to", to)
 	s.tellAssignee(ctx, c, to)
+	s.audit(ctx, p, "case_assign", c.Code, "to="+to)
 	return &Event{N: r.n, At: s.now().In(Vietnam), Type: EventAssign, Author: p.ID, To: to, Status: statusIf(c.Status, r.status)}, nil
 }
 
@@ -149,9 +163,14 @@ func (s *Service) Close(ctx context.Context, p Principal, code, resolution strin
 	s.observe(ctx, MetricTimeToClose, c.Commune, now.Sub(c.Created))
 	metrics.CasesClosed.WithLabelValues(string(c.Kind)).Inc()
 	ev := &Event{N: r.n, At: now.In(Vietnam), Type: EventStatus, Author: p.ID, Text: resolution, From: c.Status, Status: Closed}
+	detail := "resolution=none"
 	if r.queued {
 		ev.Delivery = s.deliver(ctx, c, r.n, EventStatus, resolution)
+		detail = "resolution=sent delivery=" + ev.Delivery.State + reasonDetail(ev.Delivery.Reason)
+	} else if resolution != "" {
+		detail = "resolution=recorded"
 	}
+	s.audit(ctx, p, "case_close", c.Code, detail)
 	return ev, nil
 }
 
@@ -169,6 +188,7 @@ func (s *Service) Reopen(ctx context.Context, p Principal, code string) (*Event,
 	}
 	s.log.Info("case reopened", "code", c.Code, "by", p.ID)
 	s.count(ctx, MetricReopened, c.Commune, 1)
+	s.audit(ctx, p, "case_reopen", c.Code, "")
 	return &Event{N: r.n, At: s.now().In(Vietnam), Type: EventStatus, Author: p.ID, From: Closed, Status: r.status}, nil
 }
 

@@ -14,9 +14,9 @@ import (
 )
 
 // Authorizer decides who makes a staff API request. The API calls it for every request and acts
-// as the principal it returns; ErrUnauthorized (or any error) answers 401. BearerToken is the
-// ADMIN_TOKEN one; a console with per-person roles supplies its own (a session cookie mapped to a
-// principal with its communes and ReadOnly) and serves the same handler.
+// as the principal it returns; ErrForbidden answers 403 (an account that may not handle cases),
+// ErrUnauthorized (or any other error) 401. BearerToken is the ADMIN_TOKEN one; StaffAuthorizer
+// serves console sessions and ADMIN_TOKEN behind staff.Store.API, on the same handler.
 type Authorizer interface {
 	Authorize(r *http.Request) (Principal, error)
 }
@@ -174,6 +174,10 @@ type apiFunc func(ctx context.Context, p Principal, r *http.Request, body []byte
 func (s *Service) handle(auth Authorizer, fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := auth.Authorize(r)
+		if errors.Is(err, ErrForbidden) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "this account does not handle cases"})
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": ErrUnauthorized.Error()})

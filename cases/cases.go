@@ -143,6 +143,15 @@ type Case struct {
 	Timeline []Event `json:"timeline,omitempty"`
 }
 
+// Due is the deadline that matters now: the first response's until there is one (when it comes
+// before the resolution's), then the resolution's.
+func (c *Case) Due() time.Time {
+	if c.FirstAt == nil && c.FirstDue.Before(c.ResolveDue) {
+		return c.FirstDue
+	}
+	return c.ResolveDue
+}
+
 // LatestReply is the last staff reply of a timeline that Get returned, or nil.
 func (c *Case) LatestReply() *Event {
 	for i := len(c.Timeline) - 1; i >= 0; i-- {

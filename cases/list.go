@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,8 +23,15 @@ type Filter struct {
 	// Overdue lists only cases past a deadline, the most overdue first; otherwise cases come
 	// newest first.
 	Overdue bool
-	Cursor  string // from the previous Page's Next
-	Limit   int    // 1-200, default 50
+	// NotClosed lists only cases not closed, the nearest deadline first (the overdue ones
+	// first of all): the work waiting, as an inbox shows it.
+	NotClosed bool
+	// Assignee keeps only the cases assigned to that principal ID; Unassigned only those
+	// assigned to nobody.
+	Assignee   string
+	Unassigned bool
+	Cursor     string // from the previous Page's Next
+	Limit      int    // 1-200, default 50
 }
 
 // Summary is a case in a list: the address masked, a preview of the text, no timeline.
@@ -41,8 +49,15 @@ type Summary struct {
 	Updated     time.Time       `json:"updated_at"`
 	FirstDue    time.Time       `json:"first_response_due"`
 	ResolveDue  time.Time       `json:"resolve_due"`
-	Overdue     bool            `json:"overdue"`
-	Live        bool            `json:"live,omitempty"`
+	// Due is the deadline that matters now: the first response's until there is one, then
+	// the resolution's.
+	Due     time.Time `json:"due"`
+	Overdue bool      `json:"overdue"`
+	Live    bool      `json:"live,omitempty"`
+	// LastMessage is the citizen's latest message after the first (clipped), and when it came:
+	// what an inbox shows of a conversation going on.
+	LastMessage   string     `json:"last_message,omitempty"`
+	LastMessageAt *time.Time `json:"last_message_at,omitempty"`
 }
 
 // Page is one page of a list; Next, when not empty, gives the following page.
@@ -70,6 +85,12 @@ func (s *Service) List(ctx context.Context, p Principal, f Filter) (*Page, error
 	if f.Limit < 0 || f.Limit > 200 {
 		return nil, invalid("limit must be 1-200")
 	}
+	if f.Assignee != "" && f.Unassigned {
+		return nil, invalid("assignee and unassigned exclude each other")
+	}
+	if f.NotClosed && f.Status == Closed {
+		return &Page{Cases: []Summary{}}, nil
+	}
 	if f.Commune != "" && !p.Sees(f.Commune) {
 		return &Page{Cases: []Summary{}}, nil
 	}
@@ -77,10 +98,13 @@ func (s *Service) List(ctx context.Context, p Principal, f Filter) (*Page, error
 	if err != nil {
 		return nil, err
 	}
-	// The index to walk: the narrowest one the filter names.
-	key, asc := s.allKey(), false
+	// The index to walk: the narrowest one the filter names. The due index holds every case
+	// not closed, by the deadline that matters now.
+	key, asc, upToNow := s.allKey(), false, false
 	switch {
 	case f.Overdue:
+		key, asc, upToNow = s.dueKey(), true, true
+	case f.NotClosed && f.Status == "":
 		key, asc = s.dueKey(), true
 	case f.Status != "":
 		key = s.indexKey("s", string(f.Status))
@@ -98,7 +122,9 @@ func (s *Service) List(ctx context.Context, p Principal, f Filter) (*Page, error
 		want := int64(min(f.Limit*2, 200)) + 16 // a few more for ties at the cursor's score
 		rng := &redis.ZRangeBy{Min: "-inf", Max: "+inf", Count: want}
 		if asc {
-			rng.Max = strconv.FormatInt(ms(now), 10)
+			if upToNow {
+				rng.Max = strconv.FormatInt(ms(now), 10)
+			}
 			if pos != nil {
 				rng.Min = strconv.FormatFloat(pos.score, 'f', 0, 64)
 			}
@@ -142,29 +168,65 @@ func (s *Service) List(ctx context.Context, p Principal, f Filter) (*Page, error
 			}
 			c := s.fromHash(h)
 			if f.Status != "" && c.Status != f.Status || f.Kind != "" && c.Kind != f.Kind ||
-				f.Commune != "" && i18n.Key(c.Commune) != i18n.Key(f.Commune) || !p.Sees(c.Commune) || f.Overdue && !c.Overdue {
+				f.Commune != "" && i18n.Key(c.Commune) != i18n.Key(f.Commune) || !p.Sees(c.Commune) || f.Overdue && !c.Overdue ||
+				f.NotClosed && c.Status == Closed || f.Assignee != "" && c.Assignee != f.Assignee || f.Unassigned && c.Assignee != "" {
 				continue
 			}
 			page.Cases = append(page.Cases, summary(c))
 			if len(page.Cases) == f.Limit {
 				page.Next = pos.String()
-				return page, nil
+				return page, s.lastMessages(ctx, page)
 			}
 		}
 		if int64(len(zs)) < want {
-			return page, nil // the index is exhausted
+			return page, s.lastMessages(ctx, page) // the index is exhausted
 		}
 	}
 	page.Next = pos.String() // read maxScan entries: the caller goes on from here
-	return page, nil
+	return page, s.lastMessages(ctx, page)
 }
+
+// lastMessages fills in each listed case's latest citizen message after the first, from the
+// end of its timeline (one pipelined read for the page).
+func (s *Service) lastMessages(ctx context.Context, page *Page) error {
+	if len(page.Cases) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(page.Cases))
+	lens := make([]*redis.IntCmd, len(page.Cases))
+	for i, c := range page.Cases {
+		lens[i] = pipe.LLen(ctx, s.timelineKey(c.Code))
+		cmds[i] = pipe.LRange(ctx, s.timelineKey(c.Code), -lastScan, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return fmt.Errorf("cases: list: %w", err)
+	}
+	for i, cmd := range cmds {
+		raw := cmd.Val()
+		first := len(raw) - int(lens[i].Val()) // the index in raw of the timeline's first event
+		for j := len(raw) - 1; j > first && j >= 0; j-- {
+			var e Event
+			if json.Unmarshal([]byte(raw[j]), &e) != nil || e.Type != EventMessage || e.Author != "citizen" {
+				continue
+			}
+			at := e.At.In(Vietnam)
+			page.Cases[i].LastMessage, page.Cases[i].LastMessageAt = Clip(e.Text, 140), &at
+			break
+		}
+	}
+	return nil
+}
+
+// lastScan is how many of the latest events a list reads to find the latest citizen message.
+const lastScan = 20
 
 func summary(c *Case) Summary {
 	return Summary{
 		Code: c.Code, Kind: c.Kind, Status: c.Status, Channel: c.Channel, Address: maskedAddress(c),
 		Commune: c.Commune, Application: c.Application, Assignee: c.Assignee, Preview: Clip(c.Text, 140),
 		Created: c.Created, Updated: c.Updated, FirstDue: c.FirstDue, ResolveDue: c.ResolveDue,
-		Overdue: c.Overdue, Live: c.Live,
+		Due: c.Due(), Overdue: c.Overdue, Live: c.Live,
 	}
 }
 

@@ -34,6 +34,13 @@ type Counter interface {
 	Observe(ctx context.Context, metric, commune string, d time.Duration)
 }
 
+// Auditor records staff actions on cases (the staff audit stream): who (a principal ID), what
+// ("case_reply", ...), which case, and a detail without personal data. It must not fail the
+// action, which is already done: an implementation logs its own errors.
+type Auditor interface {
+	Audit(ctx context.Context, actor, action, code, detail string)
+}
+
 // Staff is a staff member the service tells about new cases and reminds of deadlines, on a
 // channel that can reach them (Telegram today).
 type Staff struct {
@@ -100,6 +107,7 @@ type Service struct {
 	cat    *i18n.Catalog
 	out    Outbox
 	counts Counter
+	audits Auditor
 	cfg    Config
 	log    *slog.Logger
 	p      string // key prefix "cases:{cases}:"
@@ -173,6 +181,28 @@ const (
 
 // WithOutbox sets the outbox (the gateway builds it after the service). Call before use.
 func (s *Service) WithOutbox(out Outbox) *Service { s.out = out; return s }
+
+// WithAuditor makes every staff action (create, reply, note, assign, close, reopen — from the
+// API, the console or Telegram) recorded by a. Call before use.
+func (s *Service) WithAuditor(a Auditor) *Service { s.audits = a; return s }
+
+func (s *Service) audit(ctx context.Context, p Principal, action, code, detail string) {
+	if s.audits != nil {
+		s.audits.Audit(context.WithoutCancel(ctx), p.ID, action, code, detail)
+	}
+}
+
+// Reachable are the staff members the service can tell of a case of commune (on Telegram):
+// those who see it. A console offers them as assignees beside its own accounts.
+func (s *Service) Reachable(commune string) []Staff {
+	var out []Staff
+	for _, st := range s.cfg.Staff {
+		if st.Principal().Sees(commune) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
 
 // Counts are the figures staff's /stats shows: cases not closed, and those overdue.
 func (s *Service) Counts(ctx context.Context) (map[string]int64, error) {

@@ -29,9 +29,11 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/broadcast"
+	"github.com/socialaid-vn/gateway/cases"
 	"github.com/socialaid-vn/gateway/i18n"
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/staff"
+	"github.com/socialaid-vn/gateway/stats"
 )
 
 //go:embed templates static
@@ -47,6 +49,27 @@ type Broadcasts interface {
 	Channels() []gateway.Channel
 }
 
+// Cases is what the console needs of the cases service (package cases): every call takes the
+// cases principal of the person signed in (cases.ForStaff), so a case outside their communes
+// is not found.
+type Cases interface {
+	List(ctx context.Context, p cases.Principal, f cases.Filter) (*cases.Page, error)
+	Get(ctx context.Context, p cases.Principal, code string) (*cases.Case, error)
+	Reply(ctx context.Context, p cases.Principal, code, text string) (*cases.Event, error)
+	Note(ctx context.Context, p cases.Principal, code, text string) (*cases.Event, error)
+	Assign(ctx context.Context, p cases.Principal, code, to string) (*cases.Event, error)
+	Close(ctx context.Context, p cases.Principal, code, resolution string) (*cases.Event, error)
+	Reopen(ctx context.Context, p cases.Principal, code string) (*cases.Event, error)
+	Backlogs(ctx context.Context, p cases.Principal) ([]cases.Backlog, error)
+	Reachable(commune string) []cases.Staff
+}
+
+// Figures is what the dashboard needs of the supervision figures (package stats).
+type Figures interface {
+	Report(ctx context.Context, from, to time.Time) (*stats.Report, error)
+	Days(ctx context.Context, from, to time.Time) ([]*stats.Report, error)
+}
+
 // Config configures the console.
 type Config struct {
 	// Secure marks cookies Secure (served over https).
@@ -60,6 +83,9 @@ type Config struct {
 	SMSMaxSegments int
 	// DefaultLang is the console's language before a person picks one (default vi).
 	DefaultLang string
+	// CommuneKinds gives each commune's kind (xa, phuong, dac_khu: knowledge/communes.csv), to
+	// name it as people do in canned replies ("phường Vũ Phúc").
+	CommuneKinds map[string]string
 }
 
 // Console serves /console/.
@@ -67,6 +93,9 @@ type Console struct {
 	cfg     Config
 	staff   *staff.Store
 	bc      Broadcasts
+	cases   Cases
+	canned  *Canned
+	figures Figures
 	apps    *lookup.Store
 	rdb     redis.UniversalClient
 	cat     *i18n.Catalog
@@ -105,6 +134,19 @@ func New(cfg Config, st *staff.Store, bc Broadcasts, apps *lookup.Store, rdb red
 	return c, nil
 }
 
+// WithCases turns on the cases inbox and the case pages, with the department's canned replies.
+// Call before serving.
+func (c *Console) WithCases(cs Cases, canned *Canned) *Console {
+	c.cases, c.canned = cs, canned
+	return c
+}
+
+// WithFigures turns on the dashboard. Call before serving.
+func (c *Console) WithFigures(f Figures) *Console {
+	c.figures = f
+	return c
+}
+
 // ServeHTTP serves every /console/ route (see routes.go).
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -136,6 +178,16 @@ func (c *Console) parse() error {
 		"channel": func(lang string, ch gateway.Channel) string { return c.cat.T(lang, "console.channel."+string(ch)) },
 		"cat":     func(lang, k string) string { return c.label(lang, "console.category."+k, k) },
 		"str":     func(v any) string { return fmt.Sprint(v) },
+		"who":     c.who,
+		"kind": func(lang string, k cases.Kind) string {
+			return c.label(lang, "console.case.kind."+string(k), string(k))
+		},
+		"cstatus": func(lang string, s cases.Status) string {
+			return c.label(lang, "console.case.status."+string(s), string(s))
+		},
+		"duration": c.duration,
+		"delivery": c.delivery,
+		"commune":  c.communeLabel,
 	}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
 	if err != nil {

@@ -9,16 +9,20 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/broadcast"
+	"github.com/socialaid-vn/gateway/cases"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/knowledge"
 	"github.com/socialaid-vn/gateway/lookup"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
 	"github.com/socialaid-vn/gateway/staff"
+	"github.com/socialaid-vn/gateway/stats"
 )
 
 type nopSender struct{}
@@ -30,6 +34,41 @@ type fixture struct {
 	st  *staff.Store
 	bc  *broadcast.Service
 	aud *audience.Store
+	cs  *cases.Service
+	rec *stats.Recorder
+	out *outbox
+}
+
+// outbox records what the cases service queued for citizens, and says it was sent.
+type outbox struct {
+	mu   sync.Mutex
+	sent map[string]gateway.Outbound
+}
+
+func (o *outbox) Send(_ context.Context, id string, out gateway.Outbound) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent[id] = out
+	return nil
+}
+
+func (o *outbox) Outcome(_ context.Context, id string) (cases.Delivery, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.sent[id]; !ok {
+		return cases.Delivery{}, cases.ErrNotFound
+	}
+	return cases.Delivery{State: cases.DeliverySent}, nil
+}
+
+func (o *outbox) texts() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var b strings.Builder
+	for _, m := range o.sent {
+		b.WriteString(string(m.Channel) + ":" + m.To + ":" + m.Reply.Text + "\n")
+	}
+	return b.String()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -52,10 +91,26 @@ func newFixture(t *testing.T) *fixture {
 	bc := broadcast.New(rdb, aud, map[gateway.Channel]gateway.Sender{gateway.SMS: nopSender{}, gateway.Web: nopSender{}}, cat,
 		broadcast.Config{Communes: communes}, nil)
 	st := staff.NewStore(rdb, staff.Options{Communes: communes})
-	c, err := New(Config{Communes: communes, SMSPrice: 800, SMSMaxSegments: 2}, st, bc, apps, rdb, cat, nil)
+	kb, err := knowledge.Load(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
+	kinds := map[string]string{}
+	for _, c := range kb.Communes() {
+		kinds[c.Name] = c.Kind
+	}
+	out := &outbox{sent: map[string]gateway.Outbound{}}
+	rec := stats.New(rdb, nil)
+	cs := cases.New(rdb, kb, cat, out, rec, cases.Config{Communes: communes}, nil)
+	canned, err := LoadCanned(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Communes: communes, SMSPrice: 800, SMSMaxSegments: 2, CommuneKinds: kinds}, st, bc, apps, rdb, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WithCases(cs, canned).WithFigures(rec)
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	for _, a := range []struct {
@@ -67,7 +122,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{url: srv.URL, st: st, bc: bc, aud: aud}
+	return &fixture{url: srv.URL, st: st, bc: bc, aud: aud, cs: cs, rec: rec, out: out}
 }
 
 // browser is a signed-in person: a cookie jar, no redirects followed, and the form token.

@@ -8,9 +8,13 @@ import (
 	"github.com/socialaid-vn/gateway/staff"
 )
 
-// home sends each role to where its work is: announcements for admins and officers, the
+// home sends each role to where its work is: the cases inbox for admins and officers, the
 // dashboard for viewers.
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	if reqCtx(r).p.Can(staff.Cases) && c.cases != nil {
+		http.Redirect(w, r, "/console/cases", http.StatusSeeOther)
+		return
+	}
 	if reqCtx(r).p.Can(staff.Broadcast) {
 		http.Redirect(w, r, "/console/broadcasts", http.StatusSeeOther)
 		return
@@ -28,13 +32,4 @@ func (c *Console) langSwitch(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	back, _ := url.QueryUnescape(r.URL.Query().Get("back"))
 	http.Redirect(w, r, safeNext(back), http.StatusSeeOther)
-}
-
-// casesSoon and dashboardSoon hold the places of the cases inbox and the dashboard.
-func (c *Console) casesSoon(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, 0, "soon", view{Title: c.T(r, "soon.cases_title"), Nav: "cases", Data: c.T(r, "soon.cases")})
-}
-
-func (c *Console) dashboardSoon(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, 0, "soon", view{Title: c.T(r, "soon.dashboard_title"), Nav: "dashboard", Data: c.T(r, "soon.dashboard")})
 }

@@ -45,7 +45,8 @@ func (c *Console) signedIn(a staff.Action, next http.HandlerFunc) http.Handler {
 			return
 		}
 		rc := &request{sess: sess, p: sess.Account.Principal()}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
+		ctx := staff.WithClientAddr(staff.WithPrincipal(r.Context(), rc.p), staff.ClientAddr(r))
+		r = r.WithContext(context.WithValue(ctx, ctxKey{}, rc))
 		if r.Method == http.MethodPost {
 			tok := r.Header.Get("X-CSRF-Token")
 			if tok == "" && isMultipart(r) {

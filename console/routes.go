@@ -6,8 +6,7 @@ import (
 	"github.com/socialaid-vn/gateway/staff"
 )
 
-// routes lists every page and action of the console. The cases inbox and the dashboard have
-// their places here; they are filled when the cases package lands.
+// routes lists every page and action of the console.
 func (c *Console) routes() {
 	m := c.mux
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(c.statics)))
@@ -35,9 +34,19 @@ func (c *Console) routes() {
 	m.Handle("GET /console/records", c.signedIn(staff.Records, c.recordsShow))
 	m.Handle("POST /console/records", c.signedIn(staff.Records, c.recordsUpload))
 
-	// Cases and dashboard (filled by the cases issue).
-	m.Handle("GET /console/cases", c.signedIn(staff.Cases, c.casesSoon))
-	m.Handle("GET /console/dashboard", c.signedIn(staff.Figures, c.dashboardSoon))
+	// Cases.
+	m.Handle("GET /console/cases", c.signedIn(staff.Cases, c.casesList))
+	m.Handle("GET /console/cases/live", c.signedIn(staff.Cases, c.casesLive))
+	m.Handle("GET /console/cases/{code}", c.signedIn(staff.Cases, c.caseShow))
+	m.Handle("GET /console/cases/{code}/live", c.signedIn(staff.Cases, c.caseLive))
+	m.Handle("POST /console/cases/{code}/reply", c.signedIn(staff.Cases, c.caseReply))
+	m.Handle("POST /console/cases/{code}/note", c.signedIn(staff.Cases, c.caseNote))
+	m.Handle("POST /console/cases/{code}/assign", c.signedIn(staff.Cases, c.caseAssign))
+	m.Handle("POST /console/cases/{code}/close", c.signedIn(staff.Cases, c.caseClose))
+	m.Handle("POST /console/cases/{code}/reopen", c.signedIn(staff.Cases, c.caseReopen))
+
+	// Supervision figures.
+	m.Handle("GET /console/dashboard", c.signedIn(staff.Figures, c.dashboardShow))
 
 	// Administration.
 	m.Handle("GET /console/audit", c.signedIn(staff.Manage, c.auditShow))

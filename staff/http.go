@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -49,8 +50,23 @@ func ClientAddr(r *http.Request) string {
 	return host
 }
 
+type addrKey struct{}
+
+// WithClientAddr returns ctx carrying the client address of the request a staff member acts
+// through, for audit entries written further down (the cases service's).
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addrKey{}, addr)
+}
+
+// ClientAddrFrom returns the address WithClientAddr put in ctx, or "".
+func ClientAddrFrom(ctx context.Context) string {
+	a, _ := ctx.Value(addrKey{}).(string)
+	return a
+}
+
 // API authenticates requests to the staff API (/api/...) and puts the Principal in the request's
-// context (FromContext), for the handlers to check with Principal.Allow:
+// context (FromContext), for the handlers to check with Principal.Allow, with the client address
+// (ClientAddrFrom) for the audit:
 //
 //   - "Authorization: Bearer <adminToken>" (compared in constant time) acts as an admin machine;
 //     an empty adminToken accepts no bearer token at all.
@@ -74,7 +90,7 @@ func (s *Store) API(adminToken string, next http.Handler) http.Handler {
 				return
 			}
 			p := &Principal{Username: "admin-token", Role: Admin, Machine: true}
-			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+			next.ServeHTTP(w, r.WithContext(WithClientAddr(WithPrincipal(r.Context(), p), ClientAddr(r))))
 			return
 		}
 		sess, err := s.FromRequest(r)
@@ -87,7 +103,7 @@ func (s *Store) API(adminToken string, next http.Handler) http.Handler {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "change your password in the console first"})
 			return
 		}
-		ctx := WithPrincipal(r.Context(), sess.Account.Principal())
+		ctx := WithClientAddr(WithPrincipal(r.Context(), sess.Account.Principal()), ClientAddr(r))
 		cop.Handler(next).ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -84,7 +84,8 @@ func (r *Recorder) APIHandler(auth Authorize) http.Handler {
 	})
 }
 
-// Only keeps the figures of the given communes, with a total made of them.
+// Only keeps the figures of the given communes, with a total made of them (the medians over
+// their cases together; the figures kept in total only are left out).
 func (rep *Report) Only(communes []string) *Report {
 	out := &Report{From: rep.From, To: rep.To, Total: newFigures(), Communes: map[string]Figures{}}
 	for _, c := range communes {
@@ -118,6 +119,20 @@ func (rep *Report) Only(communes []string) *Report {
 	if out.Total.Messages > 0 {
 		out.Total.NotUnderstoodShare = float64(out.Total.Questions["not_understood"]) / float64(out.Total.Messages)
 	}
+	// The medians of the communes together, from their durations (a median of medians is not one).
+	out.durs = map[string]map[string][]float64{}
+	for m, by := range rep.durs {
+		var all []float64
+		for _, c := range communes {
+			all = append(all, by[c]...)
+		}
+		out.durs[m] = map[string][]float64{"": all}
+		for _, c := range communes {
+			out.durs[m][c] = by[c]
+		}
+	}
+	out.Total.Cases.MedianFirstResponseHours = median(out.durs["case_first_response"][""])
+	out.Total.Cases.MedianCloseHours = median(out.durs["case_time_to_close"][""])
 	return out
 }
 

@@ -130,6 +130,8 @@ type Report struct {
 	To       string             `json:"to"`
 	Total    Figures            `json:"total"`
 	Communes map[string]Figures `json:"communes"` // by commune; "" (unknown commune) is "-"
+
+	durs map[string]map[string][]float64 // metric → commune ("" total) → hours, for Only's medians
 }
 
 // Unknown names, in Report.Communes, the figures whose commune was not known.
@@ -140,22 +142,50 @@ const MaxDays = 3 * 366
 
 // Report adds up the figures of the days from to to (inclusive, Vietnam time).
 func (r *Recorder) Report(ctx context.Context, from, to time.Time) (*Report, error) {
+	days, start, end, err := r.read(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return fold(days, start.Format(time.DateOnly), end.Format(time.DateOnly)), nil
+}
+
+// Days gives one Report for each day from from to to (inclusive, Vietnam time), oldest first:
+// what a chart of figures per day draws. It reads Redis once, as Report does.
+func (r *Recorder) Days(ctx context.Context, from, to time.Time) ([]*Report, error) {
+	days, start, _, err := r.read(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Report, len(days))
+	for i := range days {
+		d := start.AddDate(0, 0, i).Format(time.DateOnly)
+		out[i] = fold(days[i:i+1], d, d)
+	}
+	return out, nil
+}
+
+// dayData is what Redis holds for one day: its counters and its durations by metric.
+type dayData struct {
+	counts map[string]string
+	lists  map[string][]string
+}
+
+// read fetches the raw figures of the days from to to, in one pipeline.
+func (r *Recorder) read(ctx context.Context, from, to time.Time) ([]dayData, time.Time, time.Time, error) {
 	from, to = from.In(Vietnam), to.In(Vietnam)
 	start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, Vietnam)
 	end := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, Vietnam)
 	if end.Before(start) {
-		return nil, fmt.Errorf("stats: from %s is after to %s", start.Format(time.DateOnly), end.Format(time.DateOnly))
+		return nil, start, end, fmt.Errorf("stats: from %s is after to %s", start.Format(time.DateOnly), end.Format(time.DateOnly))
 	}
 	if n := int(end.Sub(start).Hours()/24) + 1; n > MaxDays {
-		return nil, fmt.Errorf("stats: %d days asked, at most %d", n, MaxDays)
+		return nil, start, end, fmt.Errorf("stats: %d days asked, at most %d", n, MaxDays)
 	}
-	rep := &Report{From: start.Format(time.DateOnly), To: end.Format(time.DateOnly), Total: newFigures(), Communes: map[string]Figures{}}
-	durs := map[string]map[string][]float64{} // metric → commune ("" total) → hours
 	type dayCmds struct {
 		counts *redis.MapStringStringCmd
 		lists  map[string]*redis.StringSliceCmd
 	}
-	var days []dayCmds
+	var cmds []dayCmds
 	pipe := r.rdb.Pipeline()
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
 		key := day(d)
@@ -163,13 +193,27 @@ func (r *Recorder) Report(ctx context.Context, from, to time.Time) (*Report, err
 		for _, m := range durationMetrics {
 			dc.lists[m] = pipe.LRange(ctx, r.durKey(key, m), 0, -1)
 		}
-		days = append(days, dc)
+		cmds = append(cmds, dc)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("stats: read: %w", err)
+		return nil, start, end, fmt.Errorf("stats: read: %w", err)
 	}
+	out := make([]dayData, len(cmds))
+	for i, dc := range cmds {
+		out[i] = dayData{counts: dc.counts.Val(), lists: map[string][]string{}}
+		for m, c := range dc.lists {
+			out[i].lists[m] = c.Val()
+		}
+	}
+	return out, start, end, nil
+}
+
+// fold adds up days into one report.
+func fold(days []dayData, from, to string) *Report {
+	rep := &Report{From: from, To: to, Total: newFigures(), Communes: map[string]Figures{}}
+	durs := map[string]map[string][]float64{} // metric → commune ("" total) → hours
 	for _, dc := range days {
-		for field, v := range dc.counts.Val() {
+		for field, v := range dc.counts {
 			metric, commune, _ := strings.Cut(field, "|")
 			n, _ := strconv.ParseInt(v, 10, 64)
 			add(&rep.Total, metric, n, true)
@@ -184,8 +228,8 @@ func (r *Recorder) Report(ctx context.Context, from, to time.Time) (*Report, err
 				rep.Communes[commune] = f
 			}
 		}
-		for m, cmd := range dc.lists {
-			for _, v := range cmd.Val() {
+		for m, vals := range dc.lists {
+			for _, v := range vals {
 				secs, commune, _ := strings.Cut(v, "|")
 				s, err := strconv.ParseFloat(secs, 64)
 				if err != nil {
@@ -214,7 +258,8 @@ func (r *Recorder) Report(ctx context.Context, from, to time.Time) (*Report, err
 		finish(&f, c)
 		rep.Communes[c] = f
 	}
-	return rep, nil
+	rep.durs = durs
+	return rep
 }
 
 var durationMetrics = []string{"case_first_response", "case_time_to_close"}

@@ -66,6 +66,26 @@ func TestReportAddsUpDaysAndCommunes(t *testing.T) {
 	if only.Total.Messages != 1 || len(only.Communes) != 1 {
 		t.Errorf("only Kiến Xương: %+v", only)
 	}
+	if m := only.Total.Cases.MedianFirstResponseHours; m == nil || *m != 6.5 {
+		t.Errorf("only Kiến Xương: total median %v, want 6.5 (its own cases)", m)
+	}
+	if m := rep.Only([]string{"Kiến Xương", "Vũ Phúc"}).Total.Cases.MedianFirstResponseHours; m == nil || *m != 4 {
+		t.Errorf("two communes: total median %v, want 4 (of 2, 4, 9 together)", m)
+	}
+
+	// Day by day: the same figures, split.
+	days, err := r.Days(ctx, time.Date(2026, 3, 2, 0, 0, 0, 0, stats.Vietnam), time.Date(2026, 3, 4, 0, 0, 0, 0, stats.Vietnam))
+	if err != nil || len(days) != 3 {
+		t.Fatalf("days: %d %v", len(days), err)
+	}
+	for i, want := range []struct {
+		day     string
+		payment int64
+	}{{"2026-03-02", 2}, {"2026-03-03", 1}, {"2026-03-04", 5}} {
+		if days[i].From != want.day || days[i].To != want.day || days[i].Total.Questions["payment"] != want.payment {
+			t.Errorf("day %d: %s-%s payment %d, want %s %d", i, days[i].From, days[i].To, days[i].Total.Questions["payment"], want.day, want.payment)
+		}
+	}
 	var b strings.Builder
 	if err := rep.Write(&b); err != nil || !strings.Contains(b.String(), "questions payment") || !strings.Contains(b.String(), "commune not known") {
 		t.Errorf("table:\n%s", b.String())

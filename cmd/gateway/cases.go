@@ -83,7 +83,7 @@ func (o casesOutbox) Send(ctx context.Context, id string, out gateway.Outbound) 
 // stopReasons are the outcomes that mean the person cannot be reached on that channel.
 var stopReasons = map[string]bool{"blocked": true, "deactivated": true, "kicked": true, "not_started": true,
 	"forbidden": true, "opted_out": true, "invalid_number": true, "invalid_recipient": true, "not_mobile": true,
-	"unsupported_destination": true, "chat_not_found": true}
+	"unsupported_destination": true, "chat_not_found": true, "session_expired": true}
 
 func (o casesOutbox) Outcome(ctx context.Context, id string) (cases.Delivery, error) {
 	oc, err := o.bc.DirectOutcome(ctx, id)

@@ -147,7 +147,7 @@ func TestBrowserStaffLoginWrongPasswordAndLockout(t *testing.T) {
 		t.Fatal(err)
 	}
 	login(t, ctx, base, "lan", testPassword)
-	waitText(t, ctx, "h1", "Thông báo", 5*time.Second)
+	waitText(t, ctx, "h1", "Phản ánh", 5*time.Second) // an officer starts on the cases inbox
 	var cookies []*network.Cookie
 	browsertest.Run(t, ctx, "cookies", 5*time.Second, chromedp.ActionFunc(func(ctx context.Context) error {
 		var err error

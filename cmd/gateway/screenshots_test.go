@@ -35,8 +35,11 @@ func TestScreenshots(t *testing.T) {
 	vars["TELEGRAM_TOKEN"], vars["TELEGRAM_API_URL"] = e2eTGToken, tg.URL
 	vars["ADMIN_TOKEN"] = "tok"
 	srv := newE2EServer(t, vars)
-	base := serveE2E(t, srv)
 	bg := context.Background()
+	if err := srv.loadDemoCases(bg); err != nil {
+		t.Fatal(err)
+	}
+	base := serveE2E(t, srv)
 	if _, err := srv.staff.Add(bg, "lan.nguyen", staff.Admin, nil, testPassword, false); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func TestScreenshots(t *testing.T) {
 		var png []byte
 		browsertest.Run(t, ctx, "scroll up", 5*time.Second, chromedp.Evaluate(`document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)`, nil))
 		act := chromedp.FullScreenshot(&png, 100)
-		if name == "chat.png" {
+		if name == "chat.png" || name == "chat-case.png" {
 			act = chromedp.CaptureScreenshot(&png) // the phone's screen, as the person sees it
 		}
 		browsertest.Run(t, ctx, "screenshot "+name, 20*time.Second, act)
@@ -131,6 +134,30 @@ func TestScreenshots(t *testing.T) {
 	browsertest.Run(t, ctx, "audit", 20*time.Second, chromedp.Navigate(base+"/console/audit"), chromedp.WaitVisible("#audit", chromedp.ByID))
 	shot(ctx, "audit.png")
 
+	// Cases: the phone's citizen asks for an officer; the inbox shows it, the officer answers
+	// with a canned reply, the answer reaches the phone.
+	say(t, phone, "gặp cán bộ") // the conversation knows the commune (the application checked above)
+	waitText(t, phone, ".gwc-bot .gwc-text", "PA-2026", 20*time.Second)
+	say(t, phone, "Mẹ tôi 82 tuổi, tháng này chưa nhận được tiền. Nhờ cán bộ xem giúp.")
+	waitText(t, phone, ".gwc-bot .gwc-text", "chuyển lời", 20*time.Second)
+	browsertest.Run(t, ctx, "inbox", 20*time.Second, chromedp.Navigate(base+"/console/cases"), chromedp.WaitVisible("#inbox", chromedp.ByID))
+	waitText(t, ctx, "#inbox tbody", "Nhờ cán bộ xem giúp", 20*time.Second)
+	shot(ctx, "inbox.png")
+	browsertest.Run(t, ctx, "open the case", 20*time.Second, chromedp.Evaluate(`Array.from(document.querySelectorAll("#inbox tbody tr")).find(tr => tr.innerText.includes("Nhờ cán bộ")).querySelector("a").click()`, nil),
+		chromedp.WaitVisible("#timeline", chromedp.ByID),
+		chromedp.Click("#take", chromedp.ByID), chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.WaitVisible("#canned", chromedp.ByID),
+		chromedp.SetValue("#canned", "call_back", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("canned").dispatchEvent(new Event("change"))`, nil))
+	shot(ctx, "case.png")
+	browsertest.Run(t, ctx, "answer", 20*time.Second, chromedp.Click("#send-reply", chromedp.ByID))
+	waitText(t, ctx, ".flash", "Đã gửi trả lời", 20*time.Second)
+	waitText(t, ctx, "#timeline .dlv", "đã gửi", 30*time.Second)
+	waitText(t, phone, ".gwc-bot .gwc-text", "sẽ gọi lại", 30*time.Second)
+	shot(phone, "chat-case.png")
+	browsertest.Run(t, ctx, "dashboard", 20*time.Second, chromedp.Navigate(base+"/console/dashboard?period=7"), chromedp.WaitVisible("#kpis", chromedp.ByID))
+	shot(ctx, "dashboard.png")
+
 	// The composer on a phone.
 	small, _ := browsertest.New(t, browsertest.Options{Width: 412, Height: 880, Mobile: true})
 	login(t, small, base, "tran.lam", testPassword)
@@ -139,4 +166,6 @@ func TestScreenshots(t *testing.T) {
 		chromedp.SendKeys("#text_vi", "Lịch chi trả tháng 12 của Trần Lãm: ngày 12/12 tại UBND phường.", chromedp.ByID))
 	waitText(t, small, "#pv-sms .sms-box", "Lich chi tra", 20*time.Second)
 	shot(small, "composer-phone.png")
+	browsertest.Run(t, small, "inbox on a phone", 20*time.Second, chromedp.Navigate(base+"/console/cases?view=all&status=any"), chromedp.WaitVisible("#inbox", chromedp.ByID))
+	shot(small, "inbox-phone.png")
 }

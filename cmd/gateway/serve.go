@@ -47,6 +47,9 @@ func cmdServe(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	defer srv.Close()
+	if err := srv.loadDemoCases(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
@@ -179,13 +182,6 @@ func (s *server) routes() {
 	}
 	if s.cfg.AdminToken != "" {
 		s.mux.Handle("POST /api/applications", s.apps.ChangesHandler(s.cfg.AdminToken))
-		casesAPI := s.cases.APIHandler(cases.BearerToken(s.cfg.AdminToken))
-		s.mux.Handle("/api/cases", casesAPI)
-		s.mux.Handle("/api/cases/", casesAPI)
-		s.mux.Handle("GET /api/stats", s.stats.APIHandler(func(r *http.Request) ([]string, error) {
-			_, err := cases.BearerToken(s.cfg.AdminToken).Authorize(r)
-			return nil, err
-		}))
 	}
 	s.webRoutes()
 }

@@ -1,6 +1,7 @@
 // The console's little JavaScript: live audience counts in the composer, the progress bar of
-// a broadcast while it is sent, and confirmations. Everything works without it too (the form
-// posts and the pages render on the server).
+// a broadcast while it is sent, the cases inbox and a case's timeline kept current (polling the
+// server, which renders the rows), canned replies, and confirmations. Everything works without
+// it too (the form posts and the pages render on the server).
 (function () {
   "use strict";
   function $(id) { return document.getElementById(id); }
@@ -86,6 +87,68 @@
       }).catch(function () { setTimeout(tick, 3000); });
     };
     setTimeout(tick, 500);
+  }
+
+  // Parts of a page the server renders again while people write: poll every few seconds
+  // (not while the tab is hidden); the server answers 204 when nothing changed.
+  var follow = function (src, every, apply) {
+    var v = "";
+    var tick = function () {
+      if (document.hidden) { setTimeout(tick, every); return; }
+      fetch(src + (src.indexOf("?") < 0 ? "?" : "&") + "v=" + v, { credentials: "same-origin" }).then(function (r) {
+        if (r.status === 204) return null;
+        if (!r.ok) throw new Error(r.status);
+        return r.json();
+      }).then(function (p) {
+        if (p) { v = p.v; apply(p); }
+        setTimeout(tick, every);
+      }).catch(function () { setTimeout(tick, every * 3); });
+    };
+    setTimeout(tick, every);
+  };
+  var mark = function (root, sel, key) {
+    var seen = {};
+    root.querySelectorAll(sel).forEach(function (e) { seen[e.id || e.dataset.code] = e.dataset[key] || "1"; });
+    return seen;
+  };
+
+  // The cases inbox: new cases and new messages appear, highlighted.
+  var inbox = $("inbox");
+  if (inbox && inbox.dataset.live) {
+    var body = inbox.querySelector("tbody");
+    follow(inbox.dataset.live, 4000, function (p) {
+      var before = mark(body, "tr[data-code]", "updated");
+      body.innerHTML = p.html;
+      body.querySelectorAll("tr[data-code]").forEach(function (tr) {
+        if (before[tr.dataset.code] !== tr.dataset.updated) tr.classList.add("fresh");
+      });
+    });
+  }
+
+  // A case's page: its timeline and facts follow new messages and delivery results.
+  var tl = $("timeline");
+  if (tl && tl.dataset.live) {
+    follow(tl.dataset.live, 3000, function (p) {
+      var before = mark(tl, "li.ev", "x");
+      var dl = {};
+      tl.querySelectorAll(".dlv").forEach(function (d) { dl[d.parentNode.id] = d.className; });
+      tl.innerHTML = p.timeline;
+      tl.querySelectorAll("li.ev").forEach(function (li) {
+        var d = li.querySelector(".dlv");
+        if (!before[li.id] || (d && dl[li.id] !== d.className)) li.classList.add("fresh");
+      });
+      var facts = $("facts");
+      if (facts) facts.innerHTML = p.facts;
+    });
+  }
+
+  // Canned replies: the chosen one goes into the reply box, to be read and edited.
+  var canned = $("canned"), reply = $("reply-text");
+  if (canned && reply) {
+    canned.addEventListener("change", function () {
+      var o = canned.options[canned.selectedIndex];
+      if (o && o.dataset.text) { reply.value = o.dataset.text; reply.focus(); }
+    });
   }
 
   // Confirm before destructive actions.
