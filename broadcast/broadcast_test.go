@@ -760,6 +760,9 @@ func TestReportOutput(t *testing.T) {
 // is back; past RetryFor the recipient is counted failed, with the reason.
 func TestProviderOutageDelaysInsteadOfFailing(t *testing.T) {
 	cfg := fastConfig()
+	// A worker retries its recipient in place: with fewer workers than recipients the one
+	// watched below could wait behind the outage and never be tried.
+	cfg.Workers = 8
 	cfg.RetryMaxWait = 20 * time.Millisecond
 	// Long enough that a loaded machine (the whole suite under -race) does not reach it during
 	// the outage below; the recipient that never comes back is given up after it.
