@@ -137,7 +137,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	}, log.With("part", "cases"))
 	engine := dialogue.New(conn.Client, cls, kb, apps, aud, cat, dialogue.Config{
 		DefaultLang: cfg.DefaultLang, StateTTL: cfg.StateTTL,
-	}, log).WithCases(casesSvc, kb).WithStats(rec)
+	}, log).WithCases(casesSvc, kb).WithStats(rec).WithHealth(conn.Health)
 	a := &app{cfg: cfg, log: log, fsys: fsys, cat: cat, kb: kb, nlu: cls, communes: communes,
 		conn: conn, apps: apps, aud: aud, engine: engine, cases: casesSvc, stats: rec, parts: parts}
 	parts.add(apps, aud, casesSvc, rec)

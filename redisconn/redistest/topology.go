@@ -693,3 +693,16 @@ func (n *Node) Do(ctx context.Context, args ...any) (any, error) {
 	defer cl.Close()
 	return cl.Do(ctx, args...).Result()
 }
+
+// StartServer starts a standalone redis-server of the test's own, with AOF (appendfsync always)
+// so that a Kill and Restart keep its data: for tests that take Redis away (Kill, Stop) and bring
+// it back. It is killed when the test ends.
+func StartServer(tb testing.TB) *Node {
+	tb.Helper()
+	bin, _ := needBinaries(tb)
+	n := newNode(tb, bin)
+	n.args = append(n.args, "--appendonly", "yes", "--appendfsync", "always")
+	tb.Cleanup(n.Kill)
+	n.start(tb)
+	return n
+}
