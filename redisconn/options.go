@@ -35,6 +35,10 @@ func Tune(opts *redis.UniversalOptions) {
 	set(&opts.ReadTimeout, ReadTimeout)
 	set(&opts.WriteTimeout, WriteTimeout)
 	set(&opts.PoolTimeout, PoolTimeout)
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1 // go-redis dials 5 times with backoff: a dead node costs more
+	}
+	set(&opts.DialerRetryTimeout, 50*time.Millisecond)
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1 // one retry, on a fresh connection (or another node of a cluster)
 	}
