@@ -35,9 +35,7 @@ var instance = func() string {
 // must be delivered again (Redis unavailable, shutdown mid-update).
 func (b *Bot) handleUpdate(ctx context.Context, u tgbotapi.Update) error {
 	chat := chatOf(u)
-	lk := &b.locks[uint64(chat)%uint64(len(b.locks))]
-	lk.Lock()
-	defer lk.Unlock()
+	defer b.locks.lock(chat)()
 
 	start := time.Now()
 	fresh, err := b.claim(ctx, u.UpdateID)
