@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socialaid-vn/gateway/bot/bottest"
 	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/internal/logtest"
 	"github.com/socialaid-vn/gateway/lookup"
@@ -27,9 +29,14 @@ import (
 
 // availabilityServer builds the real server on redisURL with the Twilio transport and the demo
 // records loaded, logging into logs.
-func availabilityServer(t testing.TB, redisURL string, logs *logtest.Buffer) *server {
+func availabilityServer(t testing.TB, redisURL string, logs *logtest.Buffer, extra ...map[string]string) *server {
 	t.Helper()
 	vars := smsVars("http://127.0.0.1:1") // replies are inline TwiML: the REST API is not used
+	for _, m := range extra {
+		for k, v := range m {
+			vars[k] = v
+		}
+	}
 	vars["REDIS_URL"] = redisURL
 	vars["LOOKUP_HASH_KEY"] = strings.Repeat("k", 32)
 	cfg, err := config.Load(func(k string) string { return vars[k] })
@@ -321,4 +328,68 @@ func BenchmarkFailover(b *testing.B) {
 			b.ReportMetric(float64(total.failed)/float64(max(total.requests, 1)), "failed/request")
 		})
 	}
+}
+
+// Redis frozen (SIGSTOP: connections stay open, nothing answers): /readyz answers within its
+// 2 s budget, and the SMS and Telegram webhooks within a few seconds — FAQ and greeting from
+// memory, status "temporarily unavailable" — instead of waiting for go-redis's 3 s reads
+// retried three times; normal again once Redis runs.
+func TestE2ERedisFrozen(t *testing.T) {
+	node := redistest.StartServer(t)
+	api := bottest.New(t, e2eTGToken)
+	const secret = "e2e_Webhook-secret_0123456789"
+	srv := availabilityServer(t, "redis://"+node.Addr, nil, map[string]string{
+		"TELEGRAM_TOKEN": e2eTGToken, "TELEGRAM_API_URL": api.URL,
+		"TELEGRAM_WEBHOOK_URL": "https://example.org/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": secret,
+	})
+	telegram := func(u map[string]any) (int, time.Duration) {
+		body, _ := json.Marshal(u)
+		req := httptest.NewRequest("POST", "/telegram/webhook", bytes.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		srv.mux.ServeHTTP(rec, req)
+		return rec.Code, time.Since(start)
+	}
+	timed := func(from, text string) (int, string, time.Duration) {
+		start := time.Now()
+		code, body := postTwilio(t, srv, from, text)
+		return code, body, time.Since(start)
+	}
+	if _, body, _ := timed("+84900000501", statusSMS); !isStatus(body) {
+		t.Fatalf("status before the freeze: %s", body)
+	}
+	if err := node.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Continue() })
+	const smsBound, tgBound = 4 * time.Second, 5 * time.Second
+	code, body, first := timed("+84900000502", statusSMS)
+	if code != 200 || !isUnavailable(body) || first > smsBound {
+		t.Errorf("SMS status on a frozen Redis: %d in %v: %s", code, first, body)
+	}
+	c, ready := readyz(srv)
+	if c != http.StatusServiceUnavailable || ready > readyBudget+250*time.Millisecond {
+		t.Errorf("/readyz on a frozen Redis: %d in %v (budget %v)", c, ready, readyBudget)
+	}
+	code, body, took := timed("+84900000503", faqSMS)
+	if code != 200 || !isFAQ(body) || took > smsBound {
+		t.Errorf("SMS FAQ on a frozen Redis: %d in %v: %s", code, took, body)
+	}
+	const chat = int64(720501)
+	c, tg := telegram(tgText(chat, "/start"))
+	if c != 200 || tg > tgBound {
+		t.Errorf("Telegram webhook on a frozen Redis: %d in %v", c, tg)
+	}
+	if got := texts(sent(api, chat)); !strings.Contains(got, "Xin chào") {
+		t.Errorf("Telegram /start on a frozen Redis: %q", got)
+	}
+	t.Logf("frozen Redis: first SMS (status) %v, /readyz %v, SMS FAQ %v, Telegram /start %v", first, ready, took, tg)
+	if err := node.Continue(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "status answered again after Redis thawed", func() bool {
+		_, body := postTwilio(t, srv, "+84900000504", statusSMS)
+		return isStatus(body)
+	})
 }
