@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/socialaid-vn/gateway"
@@ -256,7 +257,7 @@ func (b *Base) DecisiveTopic(text string) (intent, topic string, ok bool) {
 // hasPhrase reports whether one of phrases (matched folded, as whole words) is in tok.
 func hasPhrase(tok []string, phrases []string) bool {
 	for _, p := range phrases {
-		pw := strings.Fields(i18n.Key(p))
+		pw := phraseWords(p)
 		if len(pw) == 0 {
 			continue
 		}
@@ -268,6 +269,19 @@ func hasPhrase(tok []string, phrases []string) bool {
 	}
 	return false
 }
+
+// phraseWords is a phrase of the data files folded into words, folded once: the phrases are
+// few and fixed, the messages many.
+func phraseWords(p string) []string {
+	if w, ok := folded.Load(p); ok {
+		return w.([]string)
+	}
+	w := strings.Fields(i18n.Key(p))
+	folded.Store(p, w)
+	return w
+}
+
+var folded sync.Map // phrase → []string
 
 // docNumberRE finds a legal document's number ("76/2024") to tell whether a source is already named.
 var docNumberRE = regexp.MustCompile(`\d+/\d{4}`)

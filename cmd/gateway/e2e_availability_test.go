@@ -393,3 +393,21 @@ func TestE2ERedisFrozen(t *testing.T) {
 		return isStatus(body)
 	})
 }
+
+// BenchmarkSMSWebhookFAQ is one FAQ over the Twilio webhook through the real server on a real
+// Redis, in-process (for profiling; bench/smswebhook measures `gateway serve` over HTTP).
+func BenchmarkSMSWebhookFAQ(b *testing.B) {
+	addr, real := redistest.Addr(b)
+	if !real {
+		b.Skip("needs redis-server")
+	}
+	srv := availabilityServer(b, "redis://"+addr+"/4090", nil)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if code, _ := postTwilio(b, srv, "+84911112222", faqSMS); code != 200 {
+				b.Fatal(code)
+			}
+		}
+	})
+}
