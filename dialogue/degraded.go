@@ -10,6 +10,7 @@ package dialogue
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/cases"
@@ -140,6 +141,12 @@ func (e *Engine) degradedUnderstand(t *turn) (nlu.Result, bool) {
 // answerDegraded replaces a turn that failed for lack of Redis with a degraded one, logging the
 // failure once with its cause.
 func (e *Engine) answerDegraded(t *turn, cause error) *turn {
+	if t.claimed {
+		// The answer will not be remembered: let a second delivery be answered afresh.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		e.rdb.Del(ctx, t.in.Once.Key)
+		cancel()
+	}
 	d := &turn{in: t.in}
 	e.degrade(d)
 	reason := "redis unavailable"

@@ -89,6 +89,8 @@ type Engine struct {
 	x    extras // cases: complaints, hand-offs and counts (cases.go)
 	// health, when set, says Redis is down: the turn is answered in degraded mode at once.
 	health Health
+	// batch runs the reads and writes of concurrent turns in shared pipelines (batch.go).
+	batch *batcher
 }
 
 // New builds an engine. Every dependency is required.
@@ -105,7 +107,7 @@ func New(rdb redis.UniversalClient, u Understander, kb Knowledge, apps Applicati
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{rdb: rdb, nlu: u, kb: kb, apps: apps, subs: subs, cat: cat, cfg: cfg, log: log}
+	return &Engine{rdb: rdb, nlu: u, kb: kb, apps: apps, subs: subs, cat: cat, cfg: cfg, log: log, batch: &batcher{rdb: rdb}}
 }
 
 // maxText caps what is understood of one message; longer texts are cut at a rune boundary.
@@ -172,6 +174,7 @@ type turn struct {
 	loaded  bool
 	live    *string // the live hand-off's case code ("" none); nil when not prefetched
 	setLang string  // a detected language to remember
+	claimed bool    // the Inbound's Once key was claimed by this turn
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -203,6 +206,9 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		t = e.answerDegraded(t, nil)
 	} else if err = e.handle(ctx, t); err != nil && unavailableErr(err) {
 		t, err = e.answerDegraded(t, err), nil
+	}
+	if errors.Is(err, gateway.ErrClaimed) {
+		return nil, err // another delivery of the same message is being answered
 	}
 	if err != nil {
 		e.log.Error("conversation failed", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", t.intent, "err", err)

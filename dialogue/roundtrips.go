@@ -29,20 +29,41 @@ type pipeStats interface {
 
 // prefetch reads the person's language, conversation state and live hand-off in one pipeline.
 func (e *Engine) prefetch(ctx context.Context, t *turn) (stored string, explicit bool, err error) {
-	pipe := e.rdb.Pipeline()
-	langCmd := pipe.Get(ctx, langKey(t.in))
-	convCmd := pipe.Get(ctx, stateKey(t.in))
-	var liveCmd *redis.StringCmd
-	if lk, ok := e.x.cases.(liveKeyer); ok && e.x.cases != nil && t.in.Contact == nil {
-		liveCmd = pipe.Get(ctx, lk.LiveKey(t.in.Channel, t.in.SenderID))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	var (
+		claimCmd         *redis.BoolCmd
+		langCmd, convCmd *redis.StringCmd
+		liveCmd          *redis.StringCmd
+	)
+	lk, hasLive := e.x.cases.(liveKeyer)
+	err = e.batch.do(ctx, func(pipe redis.Pipeliner) {
+		if o := t.in.Once; o != nil {
+			claimCmd = pipe.SetNX(ctx, o.Key, "", o.Claim)
+		}
+		langCmd = pipe.Get(ctx, langKey(t.in))
+		convCmd = pipe.Get(ctx, stateKey(t.in))
+		if hasLive && e.x.cases != nil && t.in.Contact == nil {
+			liveCmd = pipe.Get(ctx, lk.LiveKey(t.in.Channel, t.in.SenderID))
+		}
+	})
+	if err != nil {
 		return "", false, err
+	}
+	if claimCmd != nil && claimCmd.Err() != nil {
+		return "", false, claimCmd.Err()
 	}
 	for _, c := range []*redis.StringCmd{langCmd, convCmd, liveCmd} {
 		if c != nil && c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
 			return "", false, c.Err()
 		}
+	}
+	if claimCmd != nil {
+		if err := claimCmd.Err(); err != nil {
+			return "", false, err
+		}
+		if !claimCmd.Val() {
+			return "", false, gateway.ErrClaimed
+		}
+		t.claimed = true
 	}
 	stored, explicit = parseLanguage(langCmd.Val())
 	if raw := convCmd.Val(); raw != "" {
@@ -63,34 +84,58 @@ func (e *Engine) prefetch(ctx context.Context, t *turn) (stored string, explicit
 // replies as they are (they were computed right): the state is not kept, and that is logged.
 func (e *Engine) commit(ctx context.Context, t *turn, intent string) error {
 	ps, pipelined := e.x.stats.(pipeStats)
-	pipe := e.rdb.Pipeline()
+	var raw []byte
+	if t.changed && t.st != (state{}) {
+		var err error
+		if raw, err = json.Marshal(t.st); err != nil {
+			return err
+		}
+	}
+	var cmds []redis.Cmder
+	err := e.batch.do(ctx, func(pipe redis.Pipeliner) {
+		before := pipe.Len()
+		e.commitTo(ctx, pipe, t, intent, raw, ps, pipelined)
+		cmds = pipe.Cmds()[before:]
+	})
+	if !pipelined && e.x.stats != nil {
+		e.countTurn(ctx, t, intent)
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return c.Err()
+		}
+	}
+	return nil
+}
+
+// commitTo queues the turn's writes in pipe.
+func (e *Engine) commitTo(ctx context.Context, pipe redis.Pipeliner, t *turn, intent string, raw []byte, ps pipeStats, pipelined bool) {
 	if t.changed {
-		if t.st == (state{}) {
+		if raw == nil {
 			pipe.Del(ctx, stateKey(t.in))
 		} else {
-			raw, err := json.Marshal(t.st)
-			if err != nil {
-				return err
-			}
 			pipe.Set(ctx, stateKey(t.in), raw, e.cfg.StateTTL)
 		}
 	}
 	if t.setLang != "" {
 		pipe.Set(ctx, langKey(t.in), t.setLang, langTTL)
 	}
+	if o := t.in.Once; o != nil && t.claimed {
+		text := ""
+		if o.Remember != nil {
+			text = o.Remember(t.replies)
+		}
+		pipe.Set(ctx, o.Key, "1"+text, o.Keep)
+	}
 	if pipelined && e.x.stats != nil {
 		ps.AddTo(ctx, pipe, "q:"+intent, t.st.Commune, 1)
 		if intent == "unsubscribe" {
 			ps.AddTo(ctx, pipe, "optouts:unsubscribed", t.st.Commune, 1)
 		}
-	} else {
-		defer e.countTurn(ctx, t, intent)
 	}
-	if pipe.Len() == 0 {
-		return nil
-	}
-	_, err := pipe.Exec(context.WithoutCancel(ctx))
-	return err
 }
 
 // subscribedCommune is the commune of the person's subscription, remembered in the state for a
@@ -114,3 +159,6 @@ func (e *Engine) subscribedCommune(ctx context.Context, t *turn) string {
 
 // subCacheTTL is how long the commune of a subscription is remembered in the state.
 const subCacheTTL = 10 * time.Minute
+
+// HandlesOnce says that Handle honours gateway.Inbound.Once (sms.OnceHandler).
+func (e *Engine) HandlesOnce() {}

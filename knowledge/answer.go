@@ -205,7 +205,28 @@ func (b *Base) Answer(intent, lang string, entities map[string]string, now time.
 	return b.render(a, lang, entities["commune"], now)
 }
 
+// renderKey is one rendered answer: the same answer, language, commune and day render alike.
+type renderKey struct {
+	a                   *answer
+	lang, commune, date string
+}
+
+// maxRendered bounds the rendered answers kept (answers × languages × communes are far fewer).
+const maxRendered = 10000
+
 func (b *Base) render(a *answer, lang, commune string, now time.Time) (gateway.Reply, bool) {
+	k := renderKey{a, lang, commune, now.In(vietnam).Format("2006-01-02")}
+	if r, ok := b.rendered.Load(k); ok {
+		return r.(gateway.Reply), true
+	}
+	r, ok := b.renderAnswer(a, lang, commune, now)
+	if ok && b.renderedN.Add(1) <= maxRendered {
+		b.rendered.Store(k, r)
+	}
+	return r, ok
+}
+
+func (b *Base) renderAnswer(a *answer, lang, commune string, now time.Time) (gateway.Reply, bool) {
 	t := a.text()
 	full := b.fillText(t.full(lang), lang, false, commune, now)
 	short := b.fillText(t.short(lang), lang, true, commune, now)

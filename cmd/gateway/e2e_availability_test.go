@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/socialaid-vn/gateway/bot/bottest"
 	"github.com/socialaid-vn/gateway/config"
@@ -410,4 +414,57 @@ func BenchmarkSMSWebhookFAQ(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSMSWebhookHTTP is BenchmarkSMSWebhookFAQ over a real HTTP server and client, with
+// a bare handler doing one GET as the baseline (for profiling; bench/smswebhook measures the
+// gateway binary).
+func BenchmarkSMSWebhookHTTP(b *testing.B) {
+	addr, real := redistest.Addr(b)
+	if !real {
+		b.Skip("needs redis-server")
+	}
+	srv := availabilityServer(b, "redis://"+addr+"/4089", nil)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: 4089})
+	defer rdb.Close()
+	rdb.Set(context.Background(), "bench:faq", "Ho so can: to khai, CCCD.", 0)
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		v, _ := rdb.Get(r.Context(), "bench:faq").Result()
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Message>%s</Message></Response>`, v)
+	})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"gateway", srv.mux}, {"bare", bare}} {
+		b.Run(c.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs := &http.Server{Handler: c.h}
+			go hs.Serve(ln)
+			defer hs.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			u := "http://" + ln.Addr().String() + "/sms/twilio"
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := smsSeq.Add(1)
+					form := twilioInbound(fmt.Sprintf("SM%032d", n), fmt.Sprintf("+8491%07d", n%5000), faqSMS)
+					req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("X-Twilio-Signature", smstest.Sign(e2eTwilioToken, e2eBaseURL+"/sms/twilio", form))
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
 }
