@@ -201,6 +201,9 @@ var blocking = map[string]bool{
 	"bzpopmin": true, "bzpopmax": true, "bzmpop": true, "blmpop": true, "wait": true, "waitaof": true,
 }
 
+// scripts run server-side work of many steps: they get a pipeline's budget.
+var scripts = map[string]bool{"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true, "fcall": true, "fcall_ro": true}
+
 // hook gives every command a time budget (CommandBudget; pipelines PipelineBudget) unless the
 // caller's deadline is nearer, fails commands at once while Redis is down, and reports failures
 // to the tracker; on a cluster, a connection error also reloads the slot map (see Options).
@@ -258,9 +261,13 @@ func (k hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			cmd.SetErr(err)
 			return err
 		}
-		if !blocking[cmd.Name()] {
+		if name := cmd.Name(); !blocking[name] {
+			d := CommandBudget
+			if scripts[name] {
+				d = PipelineBudget // a script may do a batch's work in one step
+			}
 			var cancel context.CancelFunc
-			ctx, cancel = budget(ctx, CommandBudget)
+			ctx, cancel = budget(ctx, d)
 			defer cancel()
 		}
 		err := next(ctx, cmd)

@@ -106,6 +106,7 @@ func outage(t *testing.T) time.Duration {
 // unavailable" meanwhile, then normal again without a restart; /readyz says so within its
 // budget; the outage is logged once.
 func TestE2ERedisOutage(t *testing.T) {
+	t.Parallel() // it mostly waits for Redis: alongside the other parallel tests
 	node := redistest.StartServer(t)
 	var logs logtest.Buffer
 	srv := availabilityServer(t, "redis://"+node.Addr, &logs)
@@ -245,6 +246,7 @@ func trafficThroughFailover(t testing.TB, srv *server, workers int, after time.D
 // A master of a 3+3 cluster killed during webhook traffic: nothing fails later than 5 s after
 // its replica is promoted, and /readyz is ok again within that time.
 func TestE2EClusterFailover(t *testing.T) {
+	t.Parallel() // it mostly waits for Redis: alongside the other parallel tests
 	c := redistest.StartCluster(t)
 	srv := availabilityServer(t, c.URL(), nil)
 	if _, body := postTwilio(t, srv, "+84900000301", statusSMS); !isStatus(body) {
@@ -265,6 +267,7 @@ func TestE2EClusterFailover(t *testing.T) {
 
 // The same with Sentinel: the master killed, the replica promoted by the sentinels.
 func TestE2ESentinelFailover(t *testing.T) {
+	t.Parallel() // it mostly waits for Redis: alongside the other parallel tests
 	s := redistest.StartSentinel(t)
 	srv := availabilityServer(t, s.URL(), nil)
 	if _, body := postTwilio(t, srv, "+84900000401", statusSMS); !isStatus(body) {
@@ -339,6 +342,7 @@ func BenchmarkFailover(b *testing.B) {
 // memory, status "temporarily unavailable" — instead of waiting for go-redis's 3 s reads
 // retried three times; normal again once Redis runs.
 func TestE2ERedisFrozen(t *testing.T) {
+	t.Parallel() // it mostly waits for Redis: alongside the other parallel tests
 	node := redistest.StartServer(t)
 	api := bottest.New(t, e2eTGToken)
 	const secret = "e2e_Webhook-secret_0123456789"

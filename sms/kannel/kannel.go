@@ -76,7 +76,7 @@ func New(cfg Config) (*Transport, error) {
 	if len(cfg.Secret) < 16 {
 		return nil, errors.New("kannel: KANNEL_MO_SECRET of at least 16 characters required")
 	}
-	t := &Transport{cfg: cfg, transport: sms.PooledTransport()}
+	t := &Transport{cfg: cfg, transport: http.DefaultTransport}
 	if t.cfg.Timeout <= 0 {
 		t.cfg.Timeout = 15 * time.Second
 	}
