@@ -58,7 +58,25 @@ type Inbound struct {
 	// MessageID is the provider's id of the message, for logs and idempotency.
 	MessageID string
 	Received  time.Time
+	// Once, when set, makes the core answer the message at most once, in its own round trips
+	// to Redis (the channel spends none on it): see Once.
+	Once *Once
 }
+
+// Once is a channel's replay protection, done by the core in the same Redis round trips as its
+// own reads and writes: Key is claimed (SET NX, for Claim) before the turn — a key already
+// claimed makes Handle return ErrClaimed and answer nothing — and after the turn it holds
+// "1" + Remember(replies) for Keep, so that a second delivery gets the same answer. When the turn
+// fails the claim stays (for Claim): the caller deletes it to let a retry run afresh.
+type Once struct {
+	Key      string
+	Claim    time.Duration
+	Keep     time.Duration
+	Remember func([]Reply) string
+}
+
+// ErrClaimed is Handle's answer for a message whose Once key another delivery claimed.
+var ErrClaimed = errors.New("message already claimed by another delivery")
 
 // Contact is a phone number shared through a channel.
 type Contact struct {

@@ -111,13 +111,12 @@ type Bot struct {
 
 	global  throttle.Bucket
 	chatLim throttle.Limit
-	locks   [256]sync.Mutex // per-chat ordering (striped by chat id)
+	locks   chatLocks // per-chat ordering (chatlock.go)
 
 	// Tunables, changed by tests only.
 	backoffBase time.Duration // first retry wait after a network error or 5xx
 	backoffMax  time.Duration
 	maxAttempts int // tries of one message before giving up on retryable errors
-	parallel    int // chats handled at once by the poller
 }
 
 // Redis keys (all prefixed "tg:").
@@ -204,7 +203,6 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 		backoffBase: 500 * time.Millisecond,
 		backoffMax:  10 * time.Second,
 		maxAttempts: 6,
-		parallel:    32,
 	}
 	b.username.Store("")
 	for _, id := range cfg.StaffIDs {

@@ -2,7 +2,6 @@ package broadcast
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,7 +24,7 @@ func (s *Service) APIHandler(adminToken string) http.Handler {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(adminToken)) != 1 {
+		if !ok || !staff.TokenEqual(got, adminToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gateway"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
@@ -163,6 +162,11 @@ func decode(w http.ResponseWriter, r *http.Request) (Request, bool) {
 		if _, extra := dec.Token(); extra != io.EOF {
 			err = errors.New("trailing data after the JSON object")
 		}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body over 64 KiB"})
+		return req, false
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON: " + err.Error()})

@@ -270,6 +270,8 @@ func TestAPIRejectsBadRequests(t *testing.T) {
 		{"unknown channel", "POST", "/api/broadcasts", "secret", `{"text": {"vi": "x"}, "audience": {"channels": ["fax"]}}`, 400, "fax"},
 		{"bad send_at", "POST", "/api/broadcasts", "secret", `{"text": {"vi": "x"}, "send_at": "tomorrow"}`, 400, "RFC 3339"},
 		{"SMS over budget", "POST", "/api/broadcasts", "secret", `{"text": {"vi": "` + long + `"}}`, 400, "segments"},
+		{"oversized body", "POST", "/api/broadcasts", "secret", `{"text": {"vi": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "64 KiB"},
+		{"token with a longer secret's prefix", "GET", "/api/broadcasts/b1", "secretsecret", ``, 401, "token"},
 		{"unknown id", "GET", "/api/broadcasts/b999", "secret", ``, 404, "not found"},
 		{"cancel unknown", "DELETE", "/api/broadcasts/b999", "secret", ``, 404, "not found"},
 	}

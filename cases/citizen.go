@@ -141,3 +141,7 @@ func (s *Service) Resume(ctx context.Context, ch gateway.Channel, addr, text str
 	}
 	return nil, nil
 }
+
+// LiveKey is the key Live reads, so that the conversation core reads it in the same pipeline as
+// the rest of what it needs about the address.
+func (s *Service) LiveKey(ch gateway.Channel, addr string) string { return s.liveKey(ch, addr) }

@@ -115,9 +115,14 @@ func (e *Engine) casesFirst(ctx context.Context, t *turn) (bool, error) {
 	}
 	in := t.in
 	key := i18n.Key(in.Text) // "/bot" is "bot"
-	live, err := e.x.cases.Live(ctx, in.Channel, in.SenderID)
-	if err != nil {
-		return true, err
+	var live string
+	if t.live != nil {
+		live = *t.live // read with the state (roundtrips.go)
+	} else {
+		var err error
+		if live, err = e.x.cases.Live(ctx, in.Channel, in.SenderID); err != nil {
+			return true, err
+		}
 	}
 	if live != "" {
 		if endWords[key] {

@@ -15,7 +15,6 @@ package dialogue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,6 +87,10 @@ type Engine struct {
 	cfg  Config
 	log  *slog.Logger
 	x    extras // cases: complaints, hand-offs and counts (cases.go)
+	// health, when set, says Redis is down: the turn is answered in degraded mode at once.
+	health Health
+	// batch runs the reads and writes of concurrent turns in shared pipelines (batch.go).
+	batch *batcher
 }
 
 // New builds an engine. Every dependency is required.
@@ -104,7 +107,7 @@ func New(rdb redis.UniversalClient, u Understander, kb Knowledge, apps Applicati
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{rdb: rdb, nlu: u, kb: kb, apps: apps, subs: subs, cat: cat, cfg: cfg, log: log}
+	return &Engine{rdb: rdb, nlu: u, kb: kb, apps: apps, subs: subs, cat: cat, cfg: cfg, log: log, batch: &batcher{rdb: rdb}}
 }
 
 // maxText caps what is understood of one message; longer texts are cut at a rune boundary.
@@ -145,6 +148,9 @@ type state struct {
 	VerifiedAt int64  `json:"va,omitempty"`
 	// Pending is an intent waiting for the commune (flowCommune): contact_staff, ...
 	Pending string `json:"p,omitempty"`
+	// Sub is the commune of the person's subscription ("" none) as read at SubAt (unix s).
+	Sub   string `json:"sb,omitempty"`
+	SubAt int64  `json:"sa,omitempty"`
 	// Last is the answer given last and when, so that the same block is not sent again.
 	Last   string `json:"l,omitempty"`
 	LastAt int64  `json:"la,omitempty"`
@@ -163,6 +169,12 @@ type turn struct {
 	understood *nlu.Result
 	silent     bool // cases: a message into a hand-off, deliberately not answered
 	followUp   bool // the message was read as a follow-up of the last answer's topic
+	degraded   bool // answered without Redis (degraded.go): nothing is read or written
+	// Read in one round trip before the turn and written in one after (roundtrips.go).
+	loaded  bool
+	live    *string // the live hand-off's case code ("" none); nil when not prefetched
+	setLang string  // a detected language to remember
+	claimed bool    // the Inbound's Once key was claimed by this turn
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -189,7 +201,15 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 	in.Text = strings.TrimSpace(in.Text)
 
 	t := &turn{in: in}
-	err := e.handle(ctx, t)
+	var err error
+	if e.redisDown() {
+		t = e.answerDegraded(t, nil)
+	} else if err = e.handle(ctx, t); err != nil && unavailableErr(err) {
+		t, err = e.answerDegraded(t, err), nil
+	}
+	if errors.Is(err, gateway.ErrClaimed) {
+		return nil, err // another delivery of the same message is being answered
+	}
 	if err != nil {
 		e.log.Error("conversation failed", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", t.intent, "err", err)
 		t.replies = []gateway.Reply{e.msg(t.lang, "core.error")}
@@ -209,34 +229,41 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		metrics.MessagesOut.WithLabelValues(string(in.Channel), t.replies[i].Intent).Inc()
 	}
 	metrics.MessagesIn.WithLabelValues(string(in.Channel), intent).Inc()
-	e.countTurn(ctx, t, intent) // cases: the supervision figures
-	metrics.ReplyLatency.WithLabelValues(string(in.Channel)).Observe(time.Since(start).Seconds())
+	switch {
+	case t.degraded:
+	case err != nil:
+		e.countTurn(ctx, t, intent) // cases: the supervision figures
+	default:
+		// The state, a detected language and the counts, in one round trip.
+		if cerr := e.commit(ctx, t, intent); cerr != nil {
+			e.log.Warn("conversation state not saved", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", intent, "err", cerr)
+		}
+	}
+	// Counted here once for every channel (the channels count nothing): from the message's
+	// arrival at the channel when it says, else from here.
+	since := start
+	if !in.Received.IsZero() && in.Received.Before(start) && start.Sub(in.Received) < time.Minute {
+		since = in.Received
+	}
+	metrics.ReplyLatency.WithLabelValues(string(in.Channel)).Observe(time.Since(since).Seconds())
 	e.log.Debug("message", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", intent,
 		"replies", len(t.replies), "ms", time.Since(start).Milliseconds())
 	return t.replies, err
 }
 
 func (e *Engine) handle(ctx context.Context, t *turn) error {
-	stored, explicit, err := e.storedLanguage(ctx, t.in)
+	stored, explicit, err := e.prefetch(ctx, t) // language, state, hand-off: one round trip
 	if err != nil {
 		t.lang = e.cfg.DefaultLang
 		return err
 	}
 	t.lang = e.language(t.in, stored)
-	if err := e.detectLanguage(ctx, t, stored, explicit); err != nil {
-		return err
-	}
-	if err := e.loadState(ctx, t); err != nil {
-		return err
-	}
+	e.detectLanguage(t, stored, explicit)
 	if err := e.dispatch(ctx, t); err != nil {
 		return err
 	}
 	e.finish(t)
-	if t.changed {
-		return e.saveState(ctx, t)
-	}
-	return nil
+	return nil // written by commit, with the counts
 }
 
 func (e *Engine) dispatch(ctx context.Context, t *turn) error {
@@ -760,6 +787,7 @@ func (e *Engine) changeLanguage(ctx context.Context, t *turn, text string) error
 }
 
 func (e *Engine) setLanguage(ctx context.Context, t *turn, lang string) error {
+	t.setLang = "" // a choice, not the language detected in this message
 	if err := e.rdb.Set(ctx, langKey(t.in), lang, langTTL).Err(); err != nil {
 		return err
 	}
@@ -793,32 +821,6 @@ func (e *Engine) language(in gateway.Inbound, stored string) string {
 func langKey(in gateway.Inbound) string  { return "lang:" + string(in.Channel) + ":" + in.SenderID }
 func stateKey(in gateway.Inbound) string { return "conv:" + string(in.Channel) + ":" + in.SenderID }
 
-func (e *Engine) loadState(ctx context.Context, t *turn) error {
-	raw, err := e.rdb.Get(ctx, stateKey(t.in)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if json.Unmarshal(raw, &t.st) != nil {
-		t.st = state{} // a state written by an older version: start afresh rather than fail
-		t.changed = true
-	}
-	return nil
-}
-
-func (e *Engine) saveState(ctx context.Context, t *turn) error {
-	if t.st == (state{}) {
-		return e.rdb.Del(ctx, stateKey(t.in)).Err()
-	}
-	raw, err := json.Marshal(t.st)
-	if err != nil {
-		return err
-	}
-	return e.rdb.Set(ctx, stateKey(t.in), raw, e.cfg.StateTTL).Err()
-}
-
 // communeOf returns the canonical commune an understanding found, if the knowledge base knows it.
 func (e *Engine) communeOf(ent map[string]string) string {
 	if c := ent["commune"]; c != "" {
@@ -835,13 +837,10 @@ func (e *Engine) communeFor(ctx context.Context, t *turn, ent map[string]string)
 	if c := e.communeOf(ent); c != "" {
 		return c
 	}
-	if t.st.Commune != "" {
+	if t.st.Commune != "" || t.degraded {
 		return t.st.Commune
 	}
-	if sub, err := e.subs.Get(ctx, t.in.Channel, t.in.SenderID); err == nil && sub != nil {
-		return sub.Commune
-	}
-	return ""
+	return e.subscribedCommune(ctx, t)
 }
 
 func (e *Engine) contactLine(ctx context.Context, t *turn) []string {

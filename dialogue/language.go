@@ -1,13 +1,8 @@
 package dialogue
 
 import (
-	"context"
-	"errors"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
 )
 
@@ -20,32 +15,25 @@ const autoPrefix = "auto:"
 // detectLanguage answers an English message in English for a person who has not chosen a
 // language, and remembers it. Messages that do not tell (codes, digits, "ok", SMS keywords)
 // keep the language the conversation had.
-func (e *Engine) detectLanguage(ctx context.Context, t *turn, stored string, explicit bool) error {
+func (e *Engine) detectLanguage(t *turn, stored string, explicit bool) {
 	if explicit || t.in.Intent != "" || t.in.Contact != nil || strings.HasPrefix(t.in.Text, "/") {
-		return nil
+		return
 	}
 	d := i18n.DetectLanguage(t.in.Text)
-	if d == "" {
-		return nil
-	}
-	if d == stored {
-		return nil
+	if d == "" || d == stored {
+		return
 	}
 	t.lang = d
-	return e.rdb.Set(ctx, langKey(t.in), autoPrefix+d, langTTL).Err()
+	t.setLang = autoPrefix + d // written with the state, after the turn
 }
 
-// storedLanguage is the person's language as stored: chosen (explicit) or detected.
-func (e *Engine) storedLanguage(ctx context.Context, in gateway.Inbound) (lang string, explicit bool, err error) {
-	v, err := e.rdb.Get(ctx, langKey(in)).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", false, err
-	}
+// parseLanguage reads a stored language: "en" chosen, "auto:en" detected.
+func parseLanguage(v string) (lang string, explicit bool) {
 	if rest, ok := strings.CutPrefix(v, autoPrefix); ok {
-		return i18n.Lang(rest), false, nil
+		return i18n.Lang(rest), false
 	}
 	if l := i18n.Lang(v); l != "" {
-		return l, true, nil
+		return l, true
 	}
-	return "", false, nil
+	return "", false
 }

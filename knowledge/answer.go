@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/socialaid-vn/gateway"
@@ -204,7 +205,28 @@ func (b *Base) Answer(intent, lang string, entities map[string]string, now time.
 	return b.render(a, lang, entities["commune"], now)
 }
 
+// renderKey is one rendered answer: the same answer, language, commune and day render alike.
+type renderKey struct {
+	a                   *answer
+	lang, commune, date string
+}
+
+// maxRendered bounds the rendered answers kept (answers × languages × communes are far fewer).
+const maxRendered = 10000
+
 func (b *Base) render(a *answer, lang, commune string, now time.Time) (gateway.Reply, bool) {
+	k := renderKey{a, lang, commune, now.In(vietnam).Format("2006-01-02")}
+	if r, ok := b.rendered.Load(k); ok {
+		return r.(gateway.Reply), true
+	}
+	r, ok := b.renderAnswer(a, lang, commune, now)
+	if ok && b.renderedN.Add(1) <= maxRendered {
+		b.rendered.Store(k, r)
+	}
+	return r, ok
+}
+
+func (b *Base) renderAnswer(a *answer, lang, commune string, now time.Time) (gateway.Reply, bool) {
 	t := a.text()
 	full := b.fillText(t.full(lang), lang, false, commune, now)
 	short := b.fillText(t.short(lang), lang, true, commune, now)
@@ -256,7 +278,7 @@ func (b *Base) DecisiveTopic(text string) (intent, topic string, ok bool) {
 // hasPhrase reports whether one of phrases (matched folded, as whole words) is in tok.
 func hasPhrase(tok []string, phrases []string) bool {
 	for _, p := range phrases {
-		pw := strings.Fields(i18n.Key(p))
+		pw := phraseWords(p)
 		if len(pw) == 0 {
 			continue
 		}
@@ -268,6 +290,19 @@ func hasPhrase(tok []string, phrases []string) bool {
 	}
 	return false
 }
+
+// phraseWords is a phrase of the data files folded into words, folded once: the phrases are
+// few and fixed, the messages many.
+func phraseWords(p string) []string {
+	if w, ok := folded.Load(p); ok {
+		return w.([]string)
+	}
+	w := strings.Fields(i18n.Key(p))
+	folded.Store(p, w)
+	return w
+}
+
+var folded sync.Map // phrase → []string
 
 // docNumberRE finds a legal document's number ("76/2024") to tell whether a source is already named.
 var docNumberRE = regexp.MustCompile(`\d+/\d{4}`)

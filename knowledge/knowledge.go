@@ -25,6 +25,8 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/socialaid-vn/gateway/i18n"
@@ -48,6 +50,10 @@ type Level struct {
 
 // Base holds the loaded knowledge. Build it with Load.
 type Base struct {
+	// rendered keeps rendered answers (answer.go: render); renderedN counts them.
+	rendered  sync.Map
+	renderedN atomic.Int64
+
 	levels       []level // standard level, sorted by From
 	pension      []level // social pension, sorted by From
 	sources      map[string]source

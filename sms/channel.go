@@ -33,9 +33,16 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
-	"github.com/socialaid-vn/gateway/metrics"
+	"github.com/socialaid-vn/gateway/redisconn"
 	"github.com/socialaid-vn/gateway/throttle"
 )
+
+// OnceHandler is a Handler that honours gateway.Inbound.Once (the conversation core does): the
+// channel then leaves the replay protection to it, saving two round trips to Redis a message.
+type OnceHandler interface {
+	Handler
+	HandlesOnce()
+}
 
 // Handler is the conversation core as the SMS channel uses it: it answers one inbound message.
 // Conversation state is the core's, keyed by (gateway.SMS, phone number in E.164).
@@ -215,10 +222,23 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 		return "", err
 	}
 	var claimKey string
-	if in.ID != "" {
+	var once *gateway.Once
+	_, coreOnce := c.core.(OnceHandler)
+	switch {
+	case in.ID != "" && coreOnce:
+		// Claimed and remembered by the core in its own round trips to Redis (gateway.Once).
+		claimKey = inboundKey(in.Transport, in.ID)
+		once = &gateway.Once{Key: claimKey, Claim: claimTTL, Keep: inboundTTL,
+			Remember: func(rs []gateway.Reply) string { return Render(rs, c.render) }}
+	case in.ID != "":
 		claimKey = inboundKey(in.Transport, in.ID)
 		claimed, err := c.rdb.SetNX(ctx, claimKey, "", claimTTL).Result()
-		if err != nil {
+		switch {
+		case err != nil && redisconn.Unavailable(err):
+			// Redis is gone: answered from memory by the core (degraded), without replay
+			// protection meanwhile (a provider's second delivery of this id is answered again).
+			claimKey, claimed = "", true
+		case err != nil:
 			return "", fmt.Errorf("sms: idempotency: %w", err)
 		}
 		if !claimed {
@@ -236,8 +256,14 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 		Entities:  ent,
 		MessageID: in.ID,
 		Received:  start,
+		Once:      once,
 	}
 	replies, err := c.core.Handle(ctx, msg)
+	if errors.Is(err, gateway.ErrClaimed) {
+		text, err := c.awaitReply(ctx, claimKey)
+		c.log.Info("sms inbound duplicate", "transport", in.Transport, "from", MaskPhone(phone), "sid", in.ID, "replayed", err == nil)
+		return text, err
+	}
 	if err != nil {
 		if claimKey != "" {
 			c.rdb.Del(context.WithoutCancel(ctx), claimKey)
@@ -246,7 +272,7 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 		return "", fmt.Errorf("sms: core: %w", err)
 	}
 	text := Render(replies, c.render)
-	if claimKey != "" {
+	if claimKey != "" && once == nil {
 		if err := c.rdb.Set(context.WithoutCancel(ctx), claimKey, "1"+text, inboundTTL).Err(); err != nil {
 			c.log.Warn("sms inbound reply not remembered", "sid", in.ID, "err", err)
 		}
@@ -255,8 +281,6 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 		intent = replies[0].Intent
 	}
 	segs, enc := Segments(text)
-	metrics.MessagesIn.WithLabelValues(string(gateway.SMS), labelOr(intent, "unknown")).Inc()
-	metrics.ReplyLatency.WithLabelValues(string(gateway.SMS)).Observe(time.Since(start).Seconds())
 	c.log.Info("sms inbound", "transport", in.Transport, "from", MaskPhone(phone), "sid", in.ID, "intent", intent, "segments", segs, "encoding", enc.String())
 	return text, nil
 }

@@ -2,6 +2,8 @@ package sms
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -66,15 +68,18 @@ func Render(replies []gateway.Reply, opt RenderOptions) string {
 			src = r.Text
 		}
 		text := clean(src, opt.Unicode)
+		if sharedText[r.Intent] {
+			text = cleaned(src, opt.Unicode)
+		}
 		if text != "" {
 			parts = append(parts, text)
 		}
 		for _, c := range r.Choices {
-			kw := strings.ToUpper(clean(c.Keyword, false))
+			kw := strings.ToUpper(cleaned(c.Keyword, false))
 			if kw == "" || strings.ContainsAny(kw, " \n") {
 				continue
 			}
-			choices = append(choices, kw+"\x00"+clean(c.Label, opt.Unicode))
+			choices = append(choices, kw+"\x00"+cleaned(c.Label, opt.Unicode))
 		}
 	}
 	text := strings.Join(parts, "\n\n")
@@ -238,6 +243,43 @@ func toGSMRune(b *strings.Builder, r rune) {
 
 // clean converts s to the SMS alphabet (GSM-7, or Unicode in NFC) and tidies its white space:
 // runs of spaces become one, lines are trimmed and empty lines removed.
+// sharedText are the intents whose replies are the same for everyone (policy answers, menus):
+// their cleaned texts are remembered. Replies about a person (status, cases) never are.
+var sharedText = map[string]bool{
+	"greeting": true, "help": true, "thanks": true, "eligibility": true, "benefit_amount": true,
+	"documents": true, "health_insurance": true, "funeral_support": true, "relocation": true,
+	"contact_staff": true, "out_of_scope": true, "not_understood": true,
+}
+
+// cleaned is clean, remembered for the texts replies repeat (policy answers, menu labels): at
+// most maxCleaned texts of up to 2 KB are kept, the first ones seen.
+func cleaned(s string, unicodeText bool) string {
+	if len(s) > 2048 {
+		return clean(s, unicodeText)
+	}
+	k := cleanKey{s, unicodeText}
+	if v, ok := cleanedTexts.Load(k); ok {
+		return v.(string)
+	}
+	v := clean(s, unicodeText)
+	if cleanedN.Add(1) <= maxCleaned {
+		cleanedTexts.Store(k, v)
+	}
+	return v
+}
+
+type cleanKey struct {
+	s       string
+	unicode bool
+}
+
+const maxCleaned = 4096
+
+var (
+	cleanedTexts sync.Map
+	cleanedN     atomic.Int64
+)
+
 func clean(s string, unicodeText bool) string {
 	if s == "" {
 		return ""

@@ -58,7 +58,6 @@ func (c *Channel) sendMessage(ctx context.Context, m gateway.Outbound, body stri
 	if err != nil {
 		return "", c.failed(m, err)
 	}
-	metrics.MessagesOut.WithLabelValues(string(gateway.SMS), labelOr(m.Reply.Intent, "outbound")).Inc()
 	return id, nil
 }
 
@@ -153,8 +152,10 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, body string, che
 			return "", &gateway.SendError{Kind: gateway.Retryable, Reason: "rate_limit_wait", Err: err}
 		}
 		if claim != "" {
-			// Keep the in-flight mark alive while this sender is still trying.
-			c.rdb.PExpire(ctx, claim, inflightTTL)
+			// Keep the in-flight mark alive while this sender is still trying — beside the
+			// submission, not before it: nothing may stand between the rate-limit slot and the
+			// request, or requests bunch at the provider (which counts arrivals).
+			go c.rdb.PExpire(context.WithoutCancel(ctx), claim, inflightTTL)
 		}
 		sub, err := out.Submit(ctx, msg)
 		if err == nil {

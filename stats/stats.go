@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +38,23 @@ type Recorder struct {
 	log *slog.Logger
 	now func() time.Time
 	p   string
+	// expiring is the last day whose key AddTo set the expiry of.
+	expiring lastDay
+}
+
+// lastDay is a string swapped under a lock.
+type lastDay struct {
+	mu sync.Mutex
+	d  string
+}
+
+// Swap sets d and returns the previous value.
+func (l *lastDay) Swap(d string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.d
+	l.d = d
+	return old
 }
 
 // New returns a recorder on rdb; log may be nil.
@@ -67,6 +85,16 @@ func (r *Recorder) Add(ctx context.Context, metric, commune string, n int64) {
 	pipe.Expire(ctx, r.dayKey(d), keep)
 	if _, err := pipe.Exec(context.WithoutCancel(ctx)); err != nil {
 		r.log.Warn("stats not counted", "metric", metric, "err", err)
+	}
+}
+
+// AddTo queues Add's counting in pipe (the caller executes it with its own writes): the day's
+// expiry is set once a day by this process rather than with every count.
+func (r *Recorder) AddTo(ctx context.Context, pipe redis.Pipeliner, metric, commune string, n int64) {
+	d := day(r.now())
+	pipe.HIncrBy(ctx, r.dayKey(d), clean(metric)+"|"+clean(commune), n)
+	if r.expiring.Swap(d) != d {
+		pipe.Expire(ctx, r.dayKey(d), keep)
 	}
 }
 

@@ -81,23 +81,22 @@ func TestWaitHonoursContext(t *testing.T) {
 	}
 }
 
+// Window keeps the sends in any one-second window of the provider within n even when the delay
+// from grant to arrival varies by Jitter (b + r·(1+Jitter) - 1 ≤ n), and sustains at least 95%
+// of n from 200/s on.
 func TestWindowLimit(t *testing.T) {
-	cases := []struct {
-		mps   int
-		want  throttle.Limit
-		inWin float64 // most sends in any one-second window: rate + burst - 1
-	}{
-		{30, throttle.Limit{Rate: 29, Burst: 2}, 30},
-		{5, throttle.Limit{Rate: 4, Burst: 2}, 5},
-		{1, throttle.Limit{Rate: 1, Burst: 1}, 1},
-		{100, throttle.Limit{Rate: 97, Burst: 3}, 99},
-		{600, throttle.Limit{Rate: 580, Burst: 15}, 594},
-		{1500, throttle.Limit{Rate: 1448, Burst: 38}, 1485},
-	}
-	for _, c := range cases {
-		got := throttle.Window(c.mps)
-		if got != c.want || got.Rate+float64(got.Burst-1) != c.inWin || c.mps >= 20 && got.Rate < 0.95*float64(c.mps) {
-			t.Errorf("Window(%d) = %+v, want %+v", c.mps, got, c.want)
+	j := 1 + throttle.Jitter.Seconds()
+	for _, n := range []int{1, 5, 10, 30, 99, 100, 200, 600, 1500} {
+		got := throttle.Window(n)
+		inWin := float64(got.Burst) + got.Rate*j - 1
+		if inWin > float64(n)+1e-9 || got.Burst < 1 || got.Burst > n {
+			t.Errorf("Window(%d) = %+v: %.2f sends in a jittered window", n, got, inWin)
 		}
+		if n >= 200 && got.Rate < 0.95*float64(n) {
+			t.Errorf("Window(%d) = %+v: below 95%% of n", n, got)
+		}
+	}
+	if w := throttle.Window(200); w.Burst != 4 || w.Rate < 192 {
+		t.Errorf("Window(200) = %+v", w)
 	}
 }

@@ -80,7 +80,7 @@ func New(cfg Config) (*Transport, error) {
 	case cfg.PublicBaseURL == "":
 		return nil, errors.New("twilio: PUBLIC_BASE_URL required to check Twilio signatures")
 	}
-	t := &Transport{cfg: cfg, apiURL: strings.TrimRight(cfg.APIURL, "/"), transport: http.DefaultTransport}
+	t := &Transport{cfg: cfg, apiURL: strings.TrimRight(cfg.APIURL, "/"), transport: sms.PooledTransport()}
 	if t.apiURL == "" {
 		t.apiURL = twilioAPI
 	}
