@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Summary counts the rows of one import. Imported rows were written (new or newer versions);
@@ -143,42 +145,13 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 			return job{}, errNotYours(rec.commune)
 		}
 		return job{
-			key: appKey(rec.codeKey),
+			part: partition.Of(rec.codeKey),
+			key:  appKey(rec.codeKey),
 			args: []any{rec.version(), rec.status, rec.phone, rec.encode(), rec.codeKey, rec.code,
 				rec.updated.Format(time.RFC3339Nano)},
 		}, nil
 	}
-	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
-		keys := make([]string, 1, len(jobs)+1)
-		keys[0] = ChangesStream
-		args := make([]any, 0, 2+7*len(jobs))
-		args = append(args, tag+":", ChangesMaxLen)
-		for _, j := range jobs {
-			keys = append(keys, j.key)
-			args = append(args, j.args...)
-		}
-		codes, err := runInts(ctx, s.rdb, writeAppsScript, keys, args)
-		if err != nil {
-			return nil, err
-		}
-		// The shapes of the codes, so that the understanding knows what a code looks like.
-		shapes := map[string]bool{}
-		for _, j := range jobs {
-			if sh, ok := CodeShape(j.code); ok {
-				shapes[sh] = true
-			}
-		}
-		members := make([]any, 0, len(shapes))
-		for sh := range shapes {
-			members = append(members, sh)
-		}
-		if len(members) > 0 {
-			if err := s.rdb.SAdd(ctx, shapesKey(), members...).Err(); err != nil {
-				return nil, fmt.Errorf("lookup: code shapes: %w", err)
-			}
-		}
-		return codes, nil
-	}
+	exec := func(ctx context.Context, jobs []job) ([]int64, error) { return s.writeApps(ctx, jobs) }
 	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
 
@@ -210,17 +183,35 @@ func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string,
 		if o.Allow != nil && !o.Allow(sc.Commune) {
 			return job{}, errNotYours(sc.Commune)
 		}
-		return job{key: scheduleKey(sc.Commune), args: []any{sc.Start.Unix(), sc.member()}}, nil
+		key := scheduleKey(sc.Commune)
+		return job{part: partition.Slot(key), key: key, args: []any{sc.Start.Unix(), sc.member()}}, nil
 	}
 	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
-		keys := make([]string, 0, len(jobs))
-		args := make([]any, 0, 1+2*len(jobs))
-		args = append(args, s.now().Add(-90*24*time.Hour).Unix())
-		for _, j := range jobs {
-			keys = append(keys, j.key)
-			args = append(args, j.args...)
+		groups := byPart(jobs)
+		calls := make([]call, len(groups))
+		for i, g := range groups {
+			c := call{args: []any{s.now().Add(-90 * 24 * time.Hour).Unix()}}
+			for _, j := range g.jobs {
+				c.keys = append(c.keys, j.key)
+				c.args = append(c.args, j.args...)
+			}
+			calls[i] = c
 		}
-		return runInts(ctx, s.rdb, writeSchedulesScript, keys, args)
+		res, err := evalAll(ctx, s.rdb, writeSchedulesScript, calls)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, len(jobs))
+		for i, g := range groups {
+			arr, _ := res[i].([]any)
+			if len(arr) != len(g.jobs) {
+				return nil, fmt.Errorf("lookup: schedules script returned %d results for %d rows", len(arr), len(g.jobs))
+			}
+			for k, at := range g.at {
+				out[at], _ = arr[k].(int64)
+			}
+		}
+		return out, nil
 	}
 	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
@@ -229,8 +220,31 @@ func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string,
 type job struct {
 	line int
 	code string
+	part int // the partition (or, for schedules, the slot) that groups jobs into one script
 	key  string
 	args []any
+}
+
+// group is the jobs of one partition, with their indexes in the batch.
+type group struct {
+	jobs []job
+	at   []int
+}
+
+func byPart(jobs []job) []group {
+	idx := map[int]int{}
+	var out []group
+	for i, j := range jobs {
+		g, ok := idx[j.part]
+		if !ok {
+			g = len(out)
+			idx[j.part] = g
+			out = append(out, group{})
+		}
+		out[g].jobs = append(out[g].jobs, j)
+		out[g].at = append(out[g].at, i)
+	}
+	return out
 }
 
 // rawRow is a row read but not yet validated.
@@ -425,65 +439,133 @@ func (s *Store) pipeline(ctx context.Context, rows rowReader,
 	return sum, nil
 }
 
-// runInts runs a script (EVALSHA, loading it when the server does not know it) and returns its
-// array of integers.
-func runInts(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, keys []string, args []any) ([]int64, error) {
-	v, err := sc.Run(ctx, rdb, keys, args...).Result()
-	if err != nil {
-		return nil, err
+// call is one script invocation of a pipelined batch.
+type call struct {
+	keys []string
+	args []any
+}
+
+// evalAll runs one script per call in one pipeline (go-redis sends each node of a cluster its
+// share in parallel) and returns the replies in order. A node that does not know the script yet
+// (a fresh server, a replica just promoted) gets it loaded and the call run again.
+func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, calls []call) ([]any, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("lookup: script returned %T", v)
-	}
-	out := make([]int64, len(arr))
-	for i, x := range arr {
-		n, ok := x.(int64)
-		if !ok {
-			return nil, fmt.Errorf("lookup: script returned %T in its array", x)
+	_, _ = pipe.Exec(ctx)
+	out := make([]any, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
 		}
-		out[i] = n
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
 	}
 	return out, nil
 }
 
-// writeAppsScript writes a batch of applications, each atomically and only when newer.
-// KEYS[1] = ChangesStream, KEYS[1+i] = record key of row i.
-// ARGV[1] = key prefix, ARGV[2] = changes MAXLEN, then 7 per row: version (µs), status, phone,
-// packed value, code key, code, updated_at (RFC 3339).
-// Returns per row 0 = unchanged (equal or older version), 1 = written, 2 = written and its
-// status changed (one event appended).
+// writeApps writes a batch of applications: one script per partition (record, change event,
+// code shapes, atomically), then the phone index in the partitions of the phones, idempotently:
+// the phone a record holds now is added (repairing an index a crash left behind), the one it
+// replaced removed.
+func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
+	groups := byPart(jobs)
+	calls := make([]call, len(groups))
+	for i, g := range groups {
+		p := g.jobs[0].part
+		shapes := map[string]bool{}
+		for _, j := range g.jobs {
+			if sh, ok := CodeShape(j.code); ok {
+				shapes[sh] = true
+			}
+		}
+		c := call{keys: make([]string, 2, 2+len(g.jobs)), args: make([]any, 0, 2+len(shapes)+7*len(g.jobs))}
+		c.keys[0], c.keys[1] = ChangesStream(p), shapesKey(p)
+		c.args = append(c.args, ChangesMaxLen, len(shapes))
+		for sh := range shapes {
+			c.args = append(c.args, sh)
+		}
+		for _, j := range g.jobs {
+			c.keys = append(c.keys, j.key)
+			c.args = append(c.args, j.args...)
+		}
+		calls[i] = c
+	}
+	res, err := evalAll(ctx, s.rdb, writeAppsScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(jobs))
+	type op struct{ add, phone, ck string }
+	ops := map[int][]op{}
+	for i, g := range groups {
+		arr, _ := res[i].([]any)
+		if len(arr) != 3*len(g.jobs) {
+			return nil, fmt.Errorf("lookup: script returned %d values for %d rows", len(arr), len(g.jobs))
+		}
+		for k, at := range g.at {
+			r, _ := arr[3*k].(int64)
+			oldPhone, _ := arr[3*k+1].(string)
+			curPhone, _ := arr[3*k+2].(string)
+			oldPhone, curPhone = unpackPhone(oldPhone), unpackPhone(curPhone)
+			out[at] = r
+			ck, _ := g.jobs[k].args[4].(string)
+			if r != 0 && oldPhone != "" && oldPhone != curPhone {
+				ops[partition.Of(oldPhone)] = append(ops[partition.Of(oldPhone)], op{"-", oldPhone, ck})
+			}
+			if curPhone != "" {
+				ops[partition.Of(curPhone)] = append(ops[partition.Of(curPhone)], op{"+", curPhone, ck})
+			}
+		}
+	}
+	if len(ops) > 0 {
+		idx := make([]call, 0, len(ops))
+		for _, list := range ops {
+			var c call
+			for _, o := range list {
+				c.keys = append(c.keys, phoneKey(o.phone))
+				c.args = append(c.args, o.add, o.phone, o.ck)
+			}
+			idx = append(idx, c)
+		}
+		if _, err := evalAll(ctx, s.rdb, phoneIndexScript, idx); err != nil {
+			return nil, fmt.Errorf("lookup: phone index: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// writeAppsScript writes a batch of applications of one partition, each atomically and only
+// when newer. KEYS[1] = the partition's changes stream, KEYS[2] = its code shapes, KEYS[2+i] =
+// record key of row i. ARGV[1] = changes MAXLEN, ARGV[2] = number n of shapes, then n shapes,
+// then 7 per row: version (µs), status, phone, packed value, code key, code, updated_at.
+// Returns 3 values per row: 0 = unchanged (equal or older version), 1 = written, 2 = written
+// and its status changed (one event appended); the phone the record had before ("" when new or
+// unchanged); the phone it holds now.
 var writeAppsScript = redis.NewScript(`
-local function idxAdd(k, ck)
-  local cur = redis.call('GET', k)
-  if not cur or cur == '' then
-    redis.call('SET', k, ck)
-  elseif not string.find(',' .. cur .. ',', ',' .. ck .. ',', 1, true) then
-    redis.call('SET', k, cur .. ',' .. ck)
-  end
+local function num(v)
+  if string.byte(v, 1) == 126 then return tonumber(string.sub(v, 2), 36) end
+  return tonumber(v)
 end
-local function idxDel(k, ck)
-  local cur = redis.call('GET', k)
-  if not cur then return end
-  local keep = {}
-  for c in string.gmatch(cur, '[^,]+') do
-    if c ~= ck then keep[#keep + 1] = c end
-  end
-  if #keep == 0 then redis.call('DEL', k) else redis.call('SET', k, table.concat(keep, ',')) end
-end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('SADD', KEYS[2], unpack(ARGV, 3, 2 + n)) end
 local out = {}
-for i = 1, #KEYS - 1 do
-  local b = 2 + (i - 1) * 7
+for i = 1, #KEYS - 2 do
+  local b = 2 + n + (i - 1) * 7
   local ver, st, ph, val, ck, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5], ARGV[b+6], ARGV[b+7]
-  local key = KEYS[i + 1]
+  local key = KEYS[i + 2]
   local old = redis.call('GET', key)
-  local res = 1
-  local ost, oph = nil, ''
+  local res, ost, oph, cur = 1, nil, '', ph
   if old then
     local ov, s2, p2 = string.match(old, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31')
-    if ov and tonumber(ov) then
-      if tonumber(ov) >= tonumber(ver) then
-        res = 0
+    if ov and num(ov) then
+      if num(ov) >= tonumber(ver) then
+        res, cur = 0, p2
       else
         ost, oph = s2, p2
       end
@@ -491,18 +573,39 @@ for i = 1, #KEYS - 1 do
   end
   if res == 1 then
     redis.call('SET', key, val)
-    if oph ~= ph then
-      if oph ~= '' then idxDel(ARGV[1] .. 'p:' .. oph, ck) end
-      if ph ~= '' then idxAdd(ARGV[1] .. 'p:' .. ph, ck) end
-    end
     if ost and ost ~= st then
-      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'code', code, 'status', st, 'prev_status', ost, 'updated_at', upd)
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'code', code, 'status', st, 'prev_status', ost, 'updated_at', upd)
       res = 2
     end
   end
-  out[i] = res
+  out[#out + 1] = res
+  out[#out + 1] = oph
+  out[#out + 1] = cur
 end
 return out
+`)
+
+// phoneIndexScript adds codes to and removes them from the phone index, idempotently.
+// KEYS[i] = the index hash of op i; ARGV = 3 per op: '+' or '-', phone, code key.
+var phoneIndexScript = redis.NewScript(`
+for i = 1, #KEYS do
+  local op, ph, ck = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
+  local cur = redis.call('HGET', KEYS[i], ph)
+  if op == '+' then
+    if not cur or cur == '' then
+      redis.call('HSET', KEYS[i], ph, ck)
+    elseif not string.find(',' .. cur .. ',', ',' .. ck .. ',', 1, true) then
+      redis.call('HSET', KEYS[i], ph, cur .. ',' .. ck)
+    end
+  elseif cur then
+    local keep = {}
+    for c in string.gmatch(cur, '[^,]+') do
+      if c ~= ck then keep[#keep + 1] = c end
+    end
+    if #keep == 0 then redis.call('HDEL', KEYS[i], ph) else redis.call('HSET', KEYS[i], ph, table.concat(keep, ',')) end
+  end
+end
+return 1
 `)
 
 // writeSchedulesScript upserts payment sessions. KEYS[i] = the commune's sorted set of row i.
