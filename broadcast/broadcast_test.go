@@ -649,19 +649,19 @@ func TestStatusChangeNotifications(t *testing.T) {
 	})
 	f.run(t)
 	waitFor(t, 5*time.Second, "notify group", func() bool {
-		gs, err := f.rdb.XInfoGroups(ctx, ChangesStream).Result()
+		gs, err := f.rdb.XInfoGroups(ctx, ChangesStream(7)).Result()
 		return err == nil && len(gs) == 1
 	})
 	var ids []string
 	for _, c := range []struct{ code, status string }{{"TB-2025-000001", "approved"}, {"TB-2025-000002", "paid"}, {"TB-2025-000003", "approved"}, {"TB-2025-000001", "paid"}} {
-		id, err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: ChangesStream, Values: map[string]any{"code": c.code, "status": c.status, "prev_status": "received", "updated_at": "2025-12-01T08:00:00+07:00"}}).Result()
+		id, err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: ChangesStream(7), Values: map[string]any{"code": c.code, "status": c.status, "prev_status": "received", "updated_at": "2025-12-01T08:00:00+07:00"}}).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		f.waitStatus(t, "n-"+id, StatusDone)
+		f.waitStatus(t, "n-07-"+id, StatusDone)
 	}
 	tg := map[string]int{}
 	for _, m := range f.tg.msgs {
@@ -678,16 +678,16 @@ func TestStatusChangeNotifications(t *testing.T) {
 	if fmt.Sprint(sms) != "[+84912000001 en:TB-2025-000001:approved +84912000001 en:TB-2025-000001:paid]" {
 		t.Errorf("sms notifications = %v", sms)
 	}
-	rep, _ := f.svc.Report(ctx, "n-"+ids[0])
+	rep, _ := f.svc.Report(ctx, "n-07-"+ids[0])
 	if rep.Kind != KindNotification || rep.Sent != 2 || rep.Skipped["blocked"] != 1 {
 		t.Errorf("notification report = %+v", rep)
 	}
 	// Processing the same change again (a crash before the ack) notifies nobody twice.
-	msgs, _ := f.rdb.XRange(ctx, ChangesStream, ids[0], ids[0]).Result()
-	if err := f.svc.notify(ctx, msgs[0]); err != nil {
+	msgs, _ := f.rdb.XRange(ctx, ChangesStream(7), ids[0], ids[0]).Result()
+	if err := f.svc.notify(ctx, 7, msgs[0]); err != nil {
 		t.Fatal(err)
 	}
-	rep2, _ := f.svc.Report(ctx, "n-"+ids[0])
+	rep2, _ := f.svc.Report(ctx, "n-07-"+ids[0])
 	if rep2.Total != rep.Total || rep2.Status != StatusDone {
 		t.Errorf("re-processing changed the notification: %+v → %+v", rep, rep2)
 	}
