@@ -177,6 +177,10 @@ func (s *Service) worker(ctx context.Context, ch gateway.Channel) {
 		if len(msgs) >= held {
 			todo = append(todo, p) // more may wait there: its turn comes again
 		}
+		// One goroutine per recipient, which sends that person's entries in queue order (two
+		// notifications of one application arrive as they happened).
+		var order []string
+		per := map[string][]entry{}
 		for i, e := range msgs {
 			if i >= held { // both lanes answered: one more slot needed
 				select {
@@ -186,14 +190,26 @@ func (s *Service) worker(ctx context.Context, ch gateway.Channel) {
 					continue // stays pending; taken over after ClaimIdle
 				}
 			}
+			k := str(e.msg.Values["c"]) + ":" + str(e.msg.Values["t"])
+			if per[k] == nil {
+				order = append(order, k)
+			}
+			per[k] = append(per[k], e)
+		}
+		used := 0
+		for _, k := range order {
+			list := per[k]
+			used += len(list)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-slots }()
-				s.process(ctx, ch, e.stream, e.msg)
+				for _, e := range list {
+					s.process(ctx, ch, e.stream, e.msg)
+					<-slots
+				}
 			}()
 		}
-		for ; held > len(msgs); held-- {
+		for ; held > used; held-- {
 			<-slots
 		}
 	}

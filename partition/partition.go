@@ -19,9 +19,13 @@
 package partition
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // N is the number of partitions. It never changes: it is in every key's name.
@@ -96,4 +100,35 @@ func indexByte(s string, c byte) int {
 		}
 	}
 	return -1
+}
+
+// ScanKeys walks the keys matching pattern with SCAN — on every master of a cluster — and hands
+// them to fn a batch at a time (a key may come twice, as SCAN allows). fn's error stops the walk.
+func ScanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string, fn func([]string) error) error {
+	walk := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return err
+			}
+			if len(keys) > 0 {
+				if err := fn(keys); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex // fn is called from one master at a time
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return walk(ctx, c)
+		})
+	}
+	return walk(ctx, rdb)
 }
