@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -54,6 +56,39 @@ type RowResult struct {
 	Code   string `json:"code,omitempty"`
 	Result string `json:"result"` // imported, unchanged or rejected
 	Reason string `json:"reason,omitempty"`
+}
+
+// Printable escapes what a terminal would act on in a text taken from a file — control
+// characters (C0, DEL, C1: "\x1b]0;…\a", "\x1b[2J") and invisible format characters (bidi
+// overrides) — as \xNN or \uNNNN, so that echoing a rejected row shows it instead of obeying it.
+// Invalid UTF-8 bytes are escaped too.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x100 && unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // Row outcomes.
@@ -280,6 +315,8 @@ func (s *Store) pipeline(ctx context.Context, rows rowReader,
 		lastProgress := 0
 		for rs := range results {
 			for _, r := range rs {
+				// What a file says is echoed to terminals and pages: never raw control bytes.
+				r.Code, r.Reason = Printable(r.Code), Printable(r.Reason)
 				switch r.Result {
 				case ResultImported:
 					sum.Imported++
@@ -634,34 +671,71 @@ type rowReader interface {
 	next() (line int, v map[string]string, rowErr error, err error)
 }
 
+// ErrUTF16 is returned for a file saved as UTF-16 (what spreadsheet programs call "Unicode
+// text"): it is read as UTF-8 only.
+var ErrUTF16 = errors.New("lookup: the file is UTF-16 (\"Unicode text\"): save the file as UTF-8 (CSV UTF-8) and import it again / tệp đang ở dạng UTF-16: hãy lưu lại dưới dạng UTF-8 (CSV UTF-8) rồi nhập lại")
+
 func newRowReader(r io.Reader, format string, fields []string, optional ...string) (rowReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(64); isUTF16(head) {
+		return nil, ErrUTF16
+	}
 	switch strings.ToLower(format) {
 	case FormatCSV:
-		return newCSVRows(r, fields, optional)
+		return newCSVRows(br, fields, optional)
 	case FormatJSONL, "ndjson":
-		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
+		return &jsonRows{br: br, fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
 	}
 	return nil, fmt.Errorf("lookup: unknown format %q (csv or jsonl)", format)
 }
 
-type csvRows struct {
-	r    *csv.Reader
-	cols []string
-	v    map[string]string
+// isUTF16 tells the start of a UTF-16 file: its byte-order mark, or text where every other
+// byte is zero (ASCII in UTF-16 without a mark).
+func isUTF16(head []byte) bool {
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return true
+	}
+	if len(head) < 8 {
+		return false
+	}
+	zeros := bytes.Count(head, []byte{0})
+	return zeros*3 >= len(head)
 }
 
-func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
+// csvRows reads a CSV file row by row with a bound on each row: physical lines are read with
+// the same 64 KiB limit as JSONL, and a row is the lines up to the one that closes its quotes.
+// A row whose quotes are still open after 64 KiB, or at the end of the file (an unterminated
+// quote), is reported and the lines after its first are read again as rows of their own, so a
+// stray quote costs one row, never the rest of the file.
+type csvRows struct {
+	br   *bufio.Reader
+	cols []string
+	line int        // physical lines read from br
+	back []physLine // lines to read again before br
+	buf  []byte
+	v    map[string]string
+	eof  bool
+}
+
+type physLine struct {
+	n    int
+	text string
+	long bool // longer than maxLine: its text is dropped
+}
+
+func newCSVRows(br *bufio.Reader, fields, optional []string) (*csvRows, error) {
+	c := &csvRows{br: br, v: map[string]string{}}
+	first, err := c.readRow()
 	if err == io.EOF {
 		return nil, errors.New("lookup: empty file (want a header line)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup: header: %w", err)
 	}
-	c := &csvRows{r: cr, v: map[string]string{}}
+	header, rowErr := first.fields()
+	if rowErr != nil {
+		return nil, fmt.Errorf("lookup: header: %w", rowErr)
+	}
 	seen := map[string]bool{}
 	for i, h := range header {
 		if i == 0 {
@@ -685,19 +759,109 @@ func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
 	return c, nil
 }
 
+// physical returns the next physical line (without its line ending), from the lines to read
+// again first.
+func (c *csvRows) physical() (physLine, error) {
+	if len(c.back) > 0 {
+		l := c.back[0]
+		c.back = c.back[1:]
+		return l, nil
+	}
+	if c.eof {
+		return physLine{}, io.EOF
+	}
+	line, tooLong, err := readLine(c.br, c.buf, maxLine)
+	c.buf = line[:0]
+	if err != nil && err != io.EOF {
+		return physLine{}, fmt.Errorf("read: %w", err)
+	}
+	if err == io.EOF {
+		c.eof = true
+		if len(line) == 0 && !tooLong {
+			return physLine{}, io.EOF
+		}
+	}
+	c.line++
+	if tooLong {
+		return physLine{n: c.line, long: true}, nil
+	}
+	return physLine{n: c.line, text: strings.TrimRight(string(line), "\r\n")}, nil
+}
+
+// csvRow is one row's text and its first line, or why it cannot be read.
+type csvRow struct {
+	line int
+	text string
+	err  error
+}
+
+func (r csvRow) fields() ([]string, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	cr := csv.NewReader(strings.NewReader(r.text))
+	cr.FieldsPerRecord = -1
+	rec, err := cr.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, pe.Err
+		}
+		return nil, err
+	}
+	return rec, nil
+}
+
+// readRow gathers the physical lines of the next row (see csvRows).
+func (c *csvRows) readRow() (csvRow, error) {
+	for {
+		first, err := c.physical()
+		if err != nil {
+			return csvRow{}, err
+		}
+		if first.long {
+			return csvRow{line: first.n, err: fmt.Errorf("line longer than %d bytes", maxLine)}, nil
+		}
+		if strings.TrimSpace(first.text) == "" {
+			continue // blank lines between rows, as encoding/csv skips them
+		}
+		text := first.text
+		var more []physLine
+		for strings.Count(text, `"`)%2 == 1 {
+			next, err := c.physical()
+			if err == io.EOF || (err == nil && (next.long || len(text)+1+len(next.text) > maxLine)) {
+				if err == nil {
+					more = append(more, next)
+				}
+				c.back = append(more, c.back...)
+				why := "unterminated quoted field (a \" without its closing \"): the row is left out and the next lines are read as rows"
+				if err == nil {
+					why = fmt.Sprintf("quoted field still open after %d bytes (a \" without its closing \"?): the row is left out and the next lines are read as rows", maxLine)
+				}
+				return csvRow{line: first.n, err: errors.New(why)}, nil
+			}
+			if err != nil {
+				return csvRow{}, err
+			}
+			more = append(more, next)
+			text += "\n" + next.text
+		}
+		return csvRow{line: first.n, text: text}, nil
+	}
+}
+
 func (c *csvRows) next() (int, map[string]string, error, error) {
-	rec, err := c.r.Read()
+	row, err := c.readRow()
 	if err == io.EOF {
 		return 0, nil, nil, io.EOF
 	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return pe.StartLine, nil, pe.Err, nil
-	}
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("lookup: read: %w", err)
+		return 0, nil, nil, fmt.Errorf("lookup: %w", err)
 	}
-	line, _ := c.r.FieldPos(0)
+	rec, rowErr := row.fields()
+	if rowErr != nil {
+		return row.line, nil, rowErr, nil
+	}
 	c.v = make(map[string]string, len(c.cols))
 	for i, col := range c.cols {
 		if i < len(rec) {
@@ -705,9 +869,9 @@ func (c *csvRows) next() (int, map[string]string, error, error) {
 		}
 	}
 	if len(rec) != len(c.cols) {
-		return line, c.v, fmt.Errorf("%d fields, want %d", len(rec), len(c.cols)), nil
+		return row.line, c.v, fmt.Errorf("%d fields, want %d", len(rec), len(c.cols)), nil
 	}
-	return line, c.v, nil, nil
+	return row.line, c.v, nil, nil
 }
 
 type jsonRows struct {
@@ -733,6 +897,9 @@ func (j *jsonRows) next() (int, map[string]string, error, error) {
 			return j.line, nil, fmt.Errorf("line longer than %d bytes", maxLine), nil
 		}
 		line = bytes.TrimSpace(line)
+		if j.line == 1 {
+			line = bytes.TrimPrefix(line, []byte("\ufeff")) // a BOM, as some editors write
+		}
 		if len(line) == 0 {
 			if err == io.EOF {
 				return 0, nil, nil, io.EOF
