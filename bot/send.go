@@ -79,7 +79,6 @@ func (b *Bot) deliver(ctx context.Context, chatID int64, lang string, r gateway.
 		if err := b.sendOne(ctx, chatID, msg, prio, k); err != nil {
 			return b.countErr(err)
 		}
-		metrics.MessagesOut.WithLabelValues(string(gateway.Telegram), intent).Inc()
 		b.incr(ctx, "sent")
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
-	"github.com/socialaid-vn/gateway/metrics"
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // errInterrupted means an update was cut short by shutdown: it is neither marked handled nor
@@ -41,8 +41,14 @@ func (b *Bot) handleUpdate(ctx context.Context, u tgbotapi.Update) error {
 
 	start := time.Now()
 	fresh, err := b.claim(ctx, u.UpdateID)
+	degraded := false
 	if err != nil {
-		return fmt.Errorf("telegram: claim update %d: %w", u.UpdateID, err)
+		if !redisconn.Unavailable(err) {
+			return fmt.Errorf("telegram: claim update %d: %w", u.UpdateID, err)
+		}
+		// Redis is gone: the core answers from memory (degraded) and the update is not
+		// deduplicated meanwhile (Telegram does not send an acknowledged update again).
+		fresh, degraded = true, true
 	}
 	if !fresh {
 		b.log.Debug("telegram: duplicate update skipped", "update_id", u.UpdateID)
@@ -57,6 +63,11 @@ func (b *Bot) handleUpdate(ctx context.Context, u tgbotapi.Update) error {
 	if err != nil {
 		b.rdb.Del(bg, key)
 		return err
+	}
+	if degraded {
+		b.log.Info("telegram update", "update_id", u.UpdateID, "kind", kind, "user", maskID(chat), "intent", intent,
+			"ms", time.Since(start).Milliseconds(), "degraded", true)
+		return nil
 	}
 	if err := b.rdb.Set(bg, key, "done", updateTTL).Err(); err != nil {
 		b.log.Error("telegram: cannot record a handled update; it may be answered twice", "update_id", u.UpdateID, "err", err)
@@ -289,7 +300,6 @@ func (b *Bot) ask(ctx context.Context, in gateway.Inbound) (replies []gateway.Re
 			break
 		}
 	}
-	metrics.MessagesIn.WithLabelValues(string(gateway.Telegram), intent).Inc()
 	return replies, intent, lang
 }
 

@@ -88,6 +88,8 @@ type Engine struct {
 	cfg  Config
 	log  *slog.Logger
 	x    extras // cases: complaints, hand-offs and counts (cases.go)
+	// health, when set, says Redis is down: the turn is answered in degraded mode at once.
+	health Health
 }
 
 // New builds an engine. Every dependency is required.
@@ -163,6 +165,7 @@ type turn struct {
 	understood *nlu.Result
 	silent     bool // cases: a message into a hand-off, deliberately not answered
 	followUp   bool // the message was read as a follow-up of the last answer's topic
+	degraded   bool // answered without Redis (degraded.go): nothing is read or written
 }
 
 func (t *turn) reply(r gateway.Reply) { t.replies = append(t.replies, r) }
@@ -189,7 +192,12 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 	in.Text = strings.TrimSpace(in.Text)
 
 	t := &turn{in: in}
-	err := e.handle(ctx, t)
+	var err error
+	if e.redisDown() {
+		t = e.answerDegraded(t, nil)
+	} else if err = e.handle(ctx, t); err != nil && unavailableErr(err) {
+		t, err = e.answerDegraded(t, err), nil
+	}
 	if err != nil {
 		e.log.Error("conversation failed", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", t.intent, "err", err)
 		t.replies = []gateway.Reply{e.msg(t.lang, "core.error")}
@@ -209,8 +217,16 @@ func (e *Engine) Handle(ctx context.Context, in gateway.Inbound) ([]gateway.Repl
 		metrics.MessagesOut.WithLabelValues(string(in.Channel), t.replies[i].Intent).Inc()
 	}
 	metrics.MessagesIn.WithLabelValues(string(in.Channel), intent).Inc()
-	e.countTurn(ctx, t, intent) // cases: the supervision figures
-	metrics.ReplyLatency.WithLabelValues(string(in.Channel)).Observe(time.Since(start).Seconds())
+	if !t.degraded {
+		e.countTurn(ctx, t, intent) // cases: the supervision figures
+	}
+	// Counted here once for every channel (the channels count nothing): from the message's
+	// arrival at the channel when it says, else from here.
+	since := start
+	if !in.Received.IsZero() && in.Received.Before(start) && start.Sub(in.Received) < time.Minute {
+		since = in.Received
+	}
+	metrics.ReplyLatency.WithLabelValues(string(in.Channel)).Observe(time.Since(since).Seconds())
 	e.log.Debug("message", "channel", in.Channel, "sender", gateway.Mask(in.SenderID), "intent", intent,
 		"replies", len(t.replies), "ms", time.Since(start).Milliseconds())
 	return t.replies, err
@@ -833,7 +849,7 @@ func (e *Engine) communeFor(ctx context.Context, t *turn, ent map[string]string)
 	if c := e.communeOf(ent); c != "" {
 		return c
 	}
-	if t.st.Commune != "" {
+	if t.st.Commune != "" || t.degraded {
 		return t.st.Commune
 	}
 	if sub, err := e.subs.Get(ctx, t.in.Channel, t.in.SenderID); err == nil && sub != nil {

@@ -6,6 +6,7 @@ package redisconn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,23 +20,49 @@ import (
 type Conn struct {
 	Client   redis.UniversalClient
 	Embedded bool // an in-process miniredis, not a real server
+	// Health tracks whether Redis is reachable; while it is not, every command of Client fails
+	// at once with ErrUnavailable (see Health).
+	Health *Health
 
 	mini *miniredis.Miniredis
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
+// Options are what Open needs besides the URL.
+type Options struct {
+	// Tags lists the hash tags of the partitions the gateway writes to ("{bc}", ...): the
+	// health probe and /readyz write to each. nil probes the server (every master) only.
+	Tags func() []string
+	// Log receives the health changes (Redis down, back).
+	Log *slog.Logger
+}
+
 // Open connects to REDIS_URL, or starts the embedded Redis when it is empty, and checks the
 // connection with a PING.
 func Open(ctx context.Context, redisURL string) (*Conn, error) {
+	return OpenOptions(ctx, redisURL, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, redisURL string, o Options) (*Conn, error) {
+	if o.Tags == nil {
+		o.Tags = func() []string { return nil }
+	}
 	if redisURL == "" {
-		return OpenEmbedded()
+		c, err := OpenEmbedded()
+		if err == nil {
+			c.Health = newHealth(c.Client, func(ctx context.Context) error { return Probe(ctx, c.Client, o.Tags()) }, o.Log)
+			c.Client.AddHook(hook{h: c.Health})
+		}
+		return c, err
 	}
 	opts, err := config.RedisOptions(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	c := &Conn{Client: redis.NewUniversalClient(opts)}
+	client, health := NewClient(opts, o.Tags, o.Log)
+	c := &Conn{Client: client, Health: health}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Client.Ping(pctx).Err(); err != nil {
@@ -79,6 +106,9 @@ func OpenEmbedded() (*Conn, error) {
 
 // Close closes the client and stops the embedded server, if any.
 func (c *Conn) Close() error {
+	if c.Health != nil {
+		c.Health.close()
+	}
 	err := c.Client.Close()
 	if c.mini != nil {
 		close(c.stop)

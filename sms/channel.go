@@ -33,7 +33,7 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
-	"github.com/socialaid-vn/gateway/metrics"
+	"github.com/socialaid-vn/gateway/redisconn"
 	"github.com/socialaid-vn/gateway/throttle"
 )
 
@@ -218,7 +218,12 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 	if in.ID != "" {
 		claimKey = inboundKey(in.Transport, in.ID)
 		claimed, err := c.rdb.SetNX(ctx, claimKey, "", claimTTL).Result()
-		if err != nil {
+		switch {
+		case err != nil && redisconn.Unavailable(err):
+			// Redis is gone: answered from memory by the core (degraded), without replay
+			// protection meanwhile (a provider's second delivery of this id is answered again).
+			claimKey, claimed = "", true
+		case err != nil:
 			return "", fmt.Errorf("sms: idempotency: %w", err)
 		}
 		if !claimed {
@@ -255,8 +260,6 @@ func (c *Channel) Receive(ctx context.Context, in Inbound) (string, error) {
 		intent = replies[0].Intent
 	}
 	segs, enc := Segments(text)
-	metrics.MessagesIn.WithLabelValues(string(gateway.SMS), labelOr(intent, "unknown")).Inc()
-	metrics.ReplyLatency.WithLabelValues(string(gateway.SMS)).Observe(time.Since(start).Seconds())
 	c.log.Info("sms inbound", "transport", in.Transport, "from", MaskPhone(phone), "sid", in.ID, "intent", intent, "segments", segs, "encoding", enc.String())
 	return text, nil
 }

@@ -58,7 +58,6 @@ func (c *Channel) sendMessage(ctx context.Context, m gateway.Outbound, body stri
 	if err != nil {
 		return "", c.failed(m, err)
 	}
-	metrics.MessagesOut.WithLabelValues(string(gateway.SMS), labelOr(m.Reply.Intent, "outbound")).Inc()
 	return id, nil
 }
 

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // Limit is a rate with a burst: at most Burst sends at once, refilled at Rate per second.
@@ -40,10 +43,16 @@ func Window(n int) Limit {
 	return Limit{Rate: float64(max(n-burst-n/100+1, 1)), Burst: burst}
 }
 
-// Limiter takes slots from Redis-held buckets.
+// Limiter takes slots from Redis-held buckets. While Redis cannot be reached it keeps each
+// bucket in this process instead (the same algorithm on the local clock), so that replies still
+// go out within the provider's limit; every replica then has the whole budget, which only an
+// outage of Redis allows.
 type Limiter struct {
 	rdb    redis.UniversalClient
 	prefix string
+
+	mu    sync.Mutex
+	local map[string]time.Time // bucket → theoretical arrival time, during a Redis outage
 }
 
 // New returns a limiter whose keys start with prefix (e.g. "throttle:").
@@ -86,9 +95,38 @@ func (l *Limiter) Take(ctx context.Context, bucket string, lim Limit, priority b
 	keys := []string{l.key(bucket), l.pauseKey(bucket)}
 	us, err := gcra.Run(ctx, l.rdb, keys, strconv.FormatInt(int64(interval), 10), strconv.FormatInt(int64(tolerance), 10)).Int64()
 	if err != nil {
+		if redisconn.Unavailable(err) && ctx.Err() == nil {
+			return l.takeLocal(bucket, time.Duration(interval*1e3), time.Duration(tolerance*1e3)), nil
+		}
 		return 0, fmt.Errorf("throttle %s: %w", bucket, err)
 	}
 	return time.Duration(us) * time.Microsecond, nil
+}
+
+// takeLocal is the GCRA step of the script, on this process's clock.
+func (l *Limiter) takeLocal(bucket string, interval, tolerance time.Duration) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.local == nil {
+		l.local = map[string]time.Time{}
+	}
+	now := time.Now()
+	tat := l.local[bucket]
+	if tat.Before(now) {
+		tat = now
+	}
+	if allow := tat.Add(-tolerance); now.Before(allow) {
+		return allow.Sub(now)
+	}
+	l.local[bucket] = tat.Add(interval)
+	if len(l.local) > 10000 { // per-chat buckets: forget the idle ones
+		for k, v := range l.local {
+			if v.Before(now) {
+				delete(l.local, k)
+			}
+		}
+	}
+	return 0
 }
 
 // Wait blocks until a slot of every bucket is taken (in order) or ctx ends. Buckets are taken one

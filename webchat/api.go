@@ -14,6 +14,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/redisconn"
 	"github.com/socialaid-vn/gateway/throttle"
 )
 
@@ -156,7 +157,7 @@ func (c *Channel) messages(w http.ResponseWriter, r *http.Request) {
 	mu.Lock()
 	defer mu.Unlock()
 	if c.stops != nil {
-		if err := c.stops.Resume(ctx, gateway.Web, s.id); err != nil {
+		if err := c.stops.Resume(ctx, gateway.Web, s.id); err != nil && !redisconn.Unavailable(err) {
 			c.log.Warn("webchat resume", "sender", gateway.Mask(s.id), "err", err)
 		}
 	}
@@ -179,7 +180,9 @@ func (c *Channel) messages(w http.ResponseWriter, r *http.Request) {
 func (c *Channel) allow(w http.ResponseWriter, r *http.Request, bucket string, lim throttle.Limit) bool {
 	wait, err := c.limiter.Take(r.Context(), bucket, lim, true)
 	if err != nil {
-		c.log.Warn("webchat rate limit", "err", err)
+		if !redisconn.Unavailable(err) {
+			c.log.Warn("webchat rate limit", "err", err)
+		}
 		return true // Redis trouble must not silence people; the core answers politely anyway
 	}
 	if wait <= 0 {

@@ -40,11 +40,6 @@ func (c *Channel) Send(ctx context.Context, m gateway.Outbound) error {
 		c.log.Info("webchat push failed", "to", gateway.Mask(m.To), "kind", se.Kind.String(), "reason", se.Reason)
 		return err
 	}
-	intent := m.Reply.Intent
-	if intent == "" {
-		intent = "outbound"
-	}
-	metrics.MessagesOut.WithLabelValues(string(gateway.Web), intent).Inc()
 	return nil
 }
 

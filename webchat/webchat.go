@@ -42,6 +42,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/redisconn"
 	"github.com/socialaid-vn/gateway/throttle"
 )
 
@@ -230,6 +231,9 @@ func (c *Channel) session(w http.ResponseWriter, r *http.Request) (*session, err
 		s := &session{token: ck.Value, id: senderID(ck.Value)}
 		n, err := c.rdb.Exists(ctx, keySession+s.id).Result()
 		if err != nil {
+			if redisconn.Unavailable(err) {
+				return s, nil // Redis is gone: the cookie's session, unchecked (degraded answers)
+			}
 			return nil, err
 		}
 		if n == 1 {
@@ -247,7 +251,10 @@ func (c *Channel) session(w http.ResponseWriter, r *http.Request) (*session, err
 	pipe.HSet(ctx, keySession+s.id, "created", now, "seen", now)
 	pipe.Expire(ctx, keySession+s.id, c.cfg.SessionTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
+		if !redisconn.Unavailable(err) {
+			return nil, err
+		}
+		// Redis is gone: the cookie is set all the same; the session is stored once Redis is back.
 	}
 	c.setCookie(w, r, s)
 	return s, nil

@@ -14,7 +14,6 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
-	"github.com/socialaid-vn/gateway/metrics"
 )
 
 // newOwner names a channel (one per process) in shard leases.
@@ -212,7 +211,6 @@ func (c *Channel) handleEvent(ctx context.Context, ev *Event, entry string) (str
 
 // converse hands a text to the core and sends its replies.
 func (c *Channel) converse(ctx context.Context, user, text string, ev *Event, entry string, at time.Time, proactive bool) (string, error) {
-	start := time.Now()
 	in := gateway.Inbound{
 		Channel: gateway.Zalo, SenderID: user, Text: text,
 		MessageID: string(ev.Message.MsgID), Received: at,
@@ -234,8 +232,6 @@ func (c *Channel) converse(ctx context.Context, user, text string, ev *Event, en
 			break
 		}
 	}
-	metrics.MessagesIn.WithLabelValues(string(gateway.Zalo), intent).Inc()
-	metrics.ReplyLatency.WithLabelValues(string(gateway.Zalo)).Observe(time.Since(start).Seconds())
 	return intent, c.replyAll(ctx, user, lang, replies, entry, proactive)
 }
 

@@ -162,7 +162,6 @@ func (c *Channel) send(ctx context.Context, m gateway.Outbound, proactive bool) 
 			giveBack(1) // sent before under this key
 			continue
 		}
-		metrics.MessagesOut.WithLabelValues(string(gateway.Zalo), intentOr(m.Reply.Intent)).Inc()
 	}
 	return nil
 }
@@ -196,7 +195,6 @@ func (c *Channel) outsideWindow(ctx context.Context, user string, m gateway.Outb
 	if _, err := c.sendZNS(ctx, phone, tmpl, m.Reply.Params, m.Priority, key); err != nil {
 		return err
 	}
-	metrics.MessagesOut.WithLabelValues(string(gateway.Zalo), "zns_"+intentOr(m.Reply.Intent)).Inc()
 	c.log.Info("zalo: sent as ZNS (outside the reply window)", "user", maskID(user), "intent", m.Reply.Intent)
 	return nil
 }

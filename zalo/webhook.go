@@ -1,6 +1,7 @@
 package zalo
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -14,10 +15,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/internal/spool"
+	"github.com/socialaid-vn/gateway/metrics"
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // MaxWebhookBody is the largest webhook body accepted (413 beyond it).
 const MaxWebhookBody = 1 << 20
+
+// SpoolEvents and SpoolBytes bound the events kept in memory while Redis is unreachable.
+const (
+	SpoolEvents = 10000
+	SpoolBytes  = 32 << 20
+)
 
 // SignatureHeader carries "mac=<hex sha256>" on every webhook request.
 const SignatureHeader = "X-ZEvent-Signature"
@@ -176,6 +188,17 @@ func (c *Channel) WebhookHandler() http.Handler {
 		n, err := enqueueScript.Run(r.Context(), c.rdb, []string{keySeen + ev.dedupeKey(), keyQueue + strconv.Itoa(shard)},
 			int(seenTTL/time.Second), string(body)).Int()
 		if err != nil {
+			// Redis is gone: kept in the local spool, queued when Redis is back (Zalo does
+			// not reliably deliver a webhook again); a full spool answers 500.
+			if redisconn.Unavailable(err) && c.spool.Add(strconv.Itoa(shard)+"|"+ev.dedupeKey(), body) {
+				metrics.Spooled.WithLabelValues(string(gateway.Zalo)).Inc()
+				c.log.Warn("zalo event spooled until Redis is back", "event", ev.Name, "err", err)
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			if redisconn.Unavailable(err) {
+				metrics.SpoolDropped.WithLabelValues(string(gateway.Zalo)).Inc()
+			}
 			c.log.Error("zalo event not queued; Zalo will deliver it again", "event", ev.Name, "err", err)
 			http.Error(w, "try again", http.StatusInternalServerError)
 			return
@@ -189,5 +212,25 @@ func (c *Channel) WebhookHandler() http.Handler {
 			}
 		}
 		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// replaySpool queues the events spooled during a Redis outage, in order, once Redis is back.
+func (c *Channel) replaySpool(ctx context.Context) {
+	c.spool.Replay(ctx, time.Second, func(ctx context.Context, it spool.Item) error {
+		shardStr, dedupe, _ := strings.Cut(it.Key, "|")
+		shard, _ := strconv.Atoi(shardStr)
+		n, err := enqueueScript.Run(ctx, c.rdb, []string{keySeen + dedupe, keyQueue + shardStr}, int(seenTTL/time.Second), string(it.Body)).Int()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			select {
+			case c.wake[shard] <- struct{}{}:
+			default:
+			}
+		}
+		c.log.Info("zalo spooled event queued", "waited_ms", time.Since(it.At).Milliseconds())
+		return nil
 	})
 }

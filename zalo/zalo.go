@@ -41,6 +41,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/internal/spool"
 	"github.com/socialaid-vn/gateway/throttle"
 )
 
@@ -99,6 +100,8 @@ type Channel struct {
 	owner  string // this channel's name in shard leases
 
 	wake [shards]chan struct{} // a local enqueue wakes the shard's worker at once
+	// spool keeps webhook events while Redis cannot queue them (webhook.go).
+	spool *spool.Spool
 
 	// Tunables; tests shorten them.
 	poll        time.Duration // how often a held shard looks for events it was not woken for
@@ -165,6 +168,7 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 	}
 	c.tok = newTokens(rdb, hc, cfg.OAuthURL, cfg.AppID, cfg.AppSecret, cfg.RefreshToken, log)
 	c.tok.now = now
+	c.spool = spool.New(SpoolEvents, SpoolBytes)
 	for i := range c.wake {
 		c.wake[i] = make(chan struct{}, 1)
 	}
@@ -184,6 +188,8 @@ func (c *Channel) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); c.refresher(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.replaySpool(ctx) }()
 	c.log.Info("zalo: receiving events at /zalo/webhook", "shards", shards)
 	wg.Wait()
 	return nil

@@ -15,6 +15,8 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
+	"github.com/socialaid-vn/gateway/internal/spool"
+	"github.com/socialaid-vn/gateway/redisconn/redistest"
 )
 
 // A citizen writes to the OA; the answer comes back through the cs endpoint as a reply to that
@@ -559,18 +561,33 @@ func TestRefreshAheadOfExpiry(t *testing.T) {
 	}
 }
 
-// Redis away: the webhook answers 500, so Zalo delivers the event again later; nothing is
-// half-done.
-func TestWebhookWithoutRedisAsksZaloToRetry(t *testing.T) {
+// Redis away: the event is kept in the local spool and the webhook answers 200 (Zalo does not
+// reliably deliver again); when Redis is back the event is queued and answered. A full spool
+// answers 500, so that Zalo may deliver again.
+func TestWebhookWithoutRedisSpoolsAndReplays(t *testing.T) {
+	node := redistest.StartServer(t)
 	h := newHarness(t, nil)
-	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	t.Cleanup(func() { dead.Close() })
-	ch := h.channel(t, dead, nil)
+	rdb := redis.NewClient(&redis.Options{Addr: node.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	ch := h.channel(t, rdb, nil)
 	srv := httptest.NewServer(ch.WebhookHandler())
 	t.Cleanup(srv.Close)
-	code, err := h.fake.Text(srv.URL, "4400000000000000031", "xin chào", "r-1")
-	if err != nil || code != http.StatusInternalServerError {
-		t.Errorf("webhook answered %d %v, want 500", code, err)
+	node.Kill()
+	const user = "4400000000000000031"
+	code, err := h.fake.Text(srv.URL, user, "xin chào", "r-1")
+	if err != nil || code != http.StatusOK || ch.spool.Len() != 1 {
+		t.Fatalf("webhook answered %d %v with %d spooled, want 200 and 1", code, err, ch.spool.Len())
+	}
+	node.Restart(t)
+	h.run(t, ch)
+	ch.spool.Wake()
+	eventually(t, "the spooled message answered once Redis is back", func() bool { return ch.spool.Len() == 0 && len(h.fake.SentTo(user)) == 1 })
+	full := h.channel(t, redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond}), nil)
+	full.spool = spool.New(0, 0)
+	srv2 := httptest.NewServer(full.WebhookHandler())
+	t.Cleanup(srv2.Close)
+	if code, err := h.fake.Text(srv2.URL, user, "xin chào", "r-2"); err != nil || code != http.StatusInternalServerError {
+		t.Errorf("full spool: %d %v, want 500", code, err)
 	}
 }
 

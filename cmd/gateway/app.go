@@ -41,6 +41,8 @@ type app struct {
 	engine   *dialogue.Engine
 	cases    *cases.Service
 	stats    *stats.Recorder
+	// parts are the hash tags the gateway writes to (ready.go).
+	parts *partitions
 	// persistence is what the Redis server does to keep the records ("" on the embedded demo).
 	persistence string
 }
@@ -89,7 +91,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, err
 	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	parts := &partitions{}
+	redisconn.RouteLogs(log)
+	conn, err := redisconn.OpenOptions(ctx, cfg.RedisURL, redisconn.Options{Tags: parts.tags, Log: log.With("part", "redis")})
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +137,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	}, log.With("part", "cases"))
 	engine := dialogue.New(conn.Client, cls, kb, apps, aud, cat, dialogue.Config{
 		DefaultLang: cfg.DefaultLang, StateTTL: cfg.StateTTL,
-	}, log).WithCases(casesSvc, kb).WithStats(rec)
+	}, log).WithCases(casesSvc, kb).WithStats(rec).WithHealth(conn.Health)
 	a := &app{cfg: cfg, log: log, fsys: fsys, cat: cat, kb: kb, nlu: cls, communes: communes,
-		conn: conn, apps: apps, aud: aud, engine: engine, cases: casesSvc, stats: rec}
+		conn: conn, apps: apps, aud: aud, engine: engine, cases: casesSvc, stats: rec, parts: parts}
+	parts.add(apps, aud, casesSvc, rec)
 	if !conn.Embedded {
 		a.checkPersistence(ctx)
 	}

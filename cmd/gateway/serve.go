@@ -126,6 +126,10 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 		WithCounter(a.stats)
 	// Case answers and staff messages go through the broadcast service's direct messages.
 	a.cases.WithOutbox(casesOutbox{s.broadcast})
+	a.parts.add(s.broadcast)
+	if s.zalo != nil {
+		a.parts.add(s.zalo)
+	}
 	if s.bot != nil {
 		s.bot.SetStaffCommand("broadcast", s.broadcast.StaffCommand)
 		s.bot.SetStats(subscriberStats{a.aud, a.cases})
@@ -148,25 +152,7 @@ func (s *server) routes() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := s.conn.Client.Ping(ctx).Err(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "redis unreachable")
-			return
-		}
-		fmt.Fprintln(w, "ok")
-		if s.zalo != nil {
-			// Detail only: a Zalo token problem must not take Telegram and SMS out of service.
-			line, _ := s.zalo.Status(ctx)
-			fmt.Fprintln(w, line)
-		}
-		if s.persistence != "" { // cases: how Redis keeps the records (not on the embedded demo)
-			fmt.Fprintln(w, "persistence: "+s.persistence)
-		}
-	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	if s.bot != nil && s.cfg.TelegramWebhookURL != "" {
 		s.mux.Handle("POST /telegram/webhook", s.bot.WebhookHandler())

@@ -39,6 +39,7 @@ func (s *server) newConsole(ctx context.Context) error {
 	s.staff = staff.NewStore(s.conn.Client, staff.Options{
 		Communes: s.communes, SessionIdle: s.cfg.ConsoleSessionIdle, SessionMax: s.cfg.ConsoleSessionMax,
 	})
+	s.parts.add(s.staff)
 	if s.conn.Embedded {
 		pw := staff.GeneratePassword()
 		_, err := s.staff.Add(ctx, demoAdmin, staff.Admin, nil, pw, true)

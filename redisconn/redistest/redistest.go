@@ -8,6 +8,10 @@
 //
 // One server is started per test binary; every New call gets a database of its own, flushed, so
 // tests stay isolated without paying a server start each.
+//
+// For availability tests, StartCluster gives a real Redis Cluster of 3 masters and 3 replicas and
+// StartSentinel a master, a replica and 3 sentinels (topology.go): kill a master, wait for the
+// promotion, restart the node. NewCluster stays the cheap one-node cluster for CROSSSLOT checks.
 package redistest
 
 import (
