@@ -132,3 +132,12 @@ func ScanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string, fn
 	}
 	return walk(ctx, rdb)
 }
+
+// Tags lists the hash tags of every partition (braces included).
+func Tags() []string {
+	out := make([]string, N)
+	for p := range N {
+		out[p] = Tag(p)
+	}
+	return out
+}
