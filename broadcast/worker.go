@@ -51,10 +51,13 @@ return {'ok', 0}
 `)
 
 // finish: KEYS counters, rcpt. ARGV field, consumer, mark, counter, now(s), ttl(s). Records the
-// outcome only if this worker still holds the claim: 0 = not held (already recorded, or taken
-// over), 1 = recorded, 2 = recorded and the partition is done.
+// outcome if this worker still holds the claim, or if the claim is gone back to "q" (a master
+// died before its replica had the claim: the send happened all the same): 0 = not recorded
+// (already recorded, or taken over by another worker, which records its own), 1 = recorded,
+// 2 = recorded and the partition is done.
 var finishScript = redis.NewScript(luaCheckDone + `
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= 'c|' .. ARGV[2] then return 0 end
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if cur ~= 'c|' .. ARGV[2] and cur ~= 'q' then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HINCRBY', KEYS[1], ARGV[4], 1)
 redis.call('HINCRBY', KEYS[1], 'finished', 1)
