@@ -101,7 +101,7 @@ const (
 // Pipeline shape: the parser fills batches of batchSize rows; `workers` goroutines each send one
 // batch per round trip (one script call), so parsing overlaps with Redis work.
 const (
-	batchSize = 256
+	batchSize = 1024
 	workers   = 4
 	maxLine   = 64 << 10 // longest JSONL line
 )
@@ -180,10 +180,10 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 			return job{}, errNotYours(rec.commune)
 		}
 		return job{
-			part: partition.Of(rec.codeKey),
-			key:  appKey(rec.codeKey),
-			args: []any{rec.version(), rec.status, rec.phone, rec.encode(), rec.codeKey, rec.code,
-				rec.updated.Format(time.RFC3339Nano)},
+			part:  partition.Of(rec.codeKey),
+			key:   appKey(rec.codeKey),
+			phone: rec.phone, codeKey: rec.codeKey,
+			args: []any{rec.version(), rec.status, rec.encode(), rec.code, rec.updated.Format(time.RFC3339Nano)},
 		}, nil
 	}
 	exec := func(ctx context.Context, jobs []job) ([]int64, error) { return s.writeApps(ctx, jobs) }
@@ -258,6 +258,8 @@ type job struct {
 	part int // the partition (or, for schedules, the slot) that groups jobs into one script
 	key  string
 	args []any
+	// Applications: the record's phone (E.164, or "") and code key.
+	phone, codeKey string
 }
 
 // group is the jobs of one partition, with their indexes in the batch.
@@ -506,14 +508,17 @@ func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, c
 	return out, nil
 }
 
-// writeApps writes a batch of applications: one script per partition (record, change event,
-// code shapes, atomically), then the phone index in the partitions of the phones, idempotently:
-// the phone a record holds now is added (repairing an index a crash left behind), the one it
-// replaced removed.
+// writeApps writes a batch of applications in one round trip: one script per partition
+// (record, change event, code shapes, atomically) and, in the same pipeline, the record's entry
+// in the phone index of the phone's partition (an HSET, idempotent: re-importing so repairs an
+// index). The index may so briefly name a code whose record is not written (an older version
+// rejected as unchanged, or a crash): ByPhone checks the record's own phone, and a second
+// round trip, only for the rows concerned, takes such an entry out and removes a phone the
+// record no longer has.
 func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 	groups := byPart(jobs)
-	calls := make([]call, len(groups))
-	for i, g := range groups {
+	calls := make([]scriptCall, 0, len(groups)+partition.N)
+	for _, g := range groups {
 		p := g.jobs[0].part
 		shapes := map[string]bool{}
 		for _, j := range g.jobs {
@@ -521,7 +526,7 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 				shapes[sh] = true
 			}
 		}
-		c := call{keys: make([]string, 2, 2+len(g.jobs)), args: make([]any, 0, 2+len(shapes)+7*len(g.jobs))}
+		c := scriptCall{sc: writeAppsScript, keys: make([]string, 2, 2+len(g.jobs)), args: make([]any, 0, 2+len(shapes)+5*len(g.jobs))}
 		c.keys[0], c.keys[1] = ChangesStream(p), shapesKey(p)
 		c.args = append(c.args, ChangesMaxLen, len(shapes))
 		for sh := range shapes {
@@ -531,15 +536,21 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 			c.keys = append(c.keys, j.key)
 			c.args = append(c.args, j.args...)
 		}
-		calls[i] = c
+		calls = append(calls, c)
 	}
-	res, err := evalAll(ctx, s.rdb, writeAppsScript, calls)
+	// The phone index entries: one HSET per row, in the same pipeline.
+	pipe := s.rdb.Pipeline()
+	for _, j := range jobs {
+		if ph := j.phone; ph != "" {
+			pipe.HSet(ctx, phoneKey(ph), phoneField(ph, j.codeKey), "")
+		}
+	}
+	res, err := evalCalls(ctx, s.rdb, pipe, calls)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]int64, len(jobs))
-	type op struct{ add, phone, ck string }
-	ops := map[int][]op{}
+	fix := s.rdb.Pipeline()
 	for i, g := range groups {
 		arr, _ := res[i].([]any)
 		if len(arr) != 3*len(g.jobs) {
@@ -551,28 +562,61 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 			curPhone, _ := arr[3*k+2].(string)
 			oldPhone, curPhone = unpackPhone(oldPhone), unpackPhone(curPhone)
 			out[at] = r
-			ck, _ := g.jobs[k].args[4].(string)
-			if r != 0 && oldPhone != "" && oldPhone != curPhone {
-				ops[partition.Of(oldPhone)] = append(ops[partition.Of(oldPhone)], op{"-", oldPhone, ck})
+			ck, newPhone := g.jobs[k].codeKey, g.jobs[k].phone
+			if r != 0 && oldPhone != "" && oldPhone != newPhone {
+				fix.HDel(ctx, phoneKey(oldPhone), phoneField(oldPhone, ck))
 			}
-			if curPhone != "" {
-				ops[partition.Of(curPhone)] = append(ops[partition.Of(curPhone)], op{"+", curPhone, ck})
+			if r != 0 {
+				curPhone = newPhone
+			}
+			if r == 0 && curPhone != newPhone {
+				if newPhone != "" {
+					fix.HDel(ctx, phoneKey(newPhone), phoneField(newPhone, ck))
+				}
+				if curPhone != "" {
+					fix.HSet(ctx, phoneKey(curPhone), phoneField(curPhone, ck), "")
+				}
 			}
 		}
 	}
-	if len(ops) > 0 {
-		idx := make([]call, 0, len(ops))
-		for _, list := range ops {
-			var c call
-			for _, o := range list {
-				c.keys = append(c.keys, phoneKey(o.phone))
-				c.args = append(c.args, o.add, o.phone, o.ck)
-			}
-			idx = append(idx, c)
-		}
-		if _, err := evalAll(ctx, s.rdb, phoneIndexScript, idx); err != nil {
+	if fix.Len() > 0 {
+		if _, err := fix.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("lookup: phone index: %w", err)
 		}
+	}
+	return out, nil
+}
+
+// scriptCall is one script invocation of a pipeline of several scripts.
+type scriptCall struct {
+	sc   *redis.Script
+	keys []string
+	args []any
+}
+
+// evalCalls is evalAll for calls of different scripts, sent in pipe after the commands already
+// queued there (whose errors it also reports).
+func evalCalls(ctx context.Context, rdb redis.UniversalClient, pipe redis.Pipeliner, calls []scriptCall) ([]any, error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = c.sc.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	all, _ := pipe.Exec(ctx)
+	for _, c := range all[:len(all)-len(cmds)] {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]any, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = calls[i].sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
 	}
 	return out, nil
 }
@@ -580,10 +624,10 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 // writeAppsScript writes a batch of applications of one partition, each atomically and only
 // when newer. KEYS[1] = the partition's changes stream, KEYS[2] = its code shapes, KEYS[2+i] =
 // record key of row i. ARGV[1] = changes MAXLEN, ARGV[2] = number n of shapes, then n shapes,
-// then 7 per row: version (µs), status, phone, packed value, code key, code, updated_at.
+// then 5 per row: version (µs), status, packed value, code, updated_at.
 // Returns 3 values per row: 0 = unchanged (equal or older version), 1 = written, 2 = written
 // and its status changed (one event appended); the phone the record had before ("" when new or
-// unchanged); the phone it holds now.
+// unchanged); for an unchanged row, the phone the stored record holds ("" otherwise).
 var writeAppsScript = redis.NewScript(`
 local function num(v)
   if string.byte(v, 1) == 126 then return tonumber(string.sub(v, 2), 36) end
@@ -593,11 +637,11 @@ local n = tonumber(ARGV[2])
 if n > 0 then redis.call('SADD', KEYS[2], unpack(ARGV, 3, 2 + n)) end
 local out = {}
 for i = 1, #KEYS - 2 do
-  local b = 2 + n + (i - 1) * 7
-  local ver, st, ph, val, ck, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5], ARGV[b+6], ARGV[b+7]
+  local b = 2 + n + (i - 1) * 5
+  local ver, st, val, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5]
   local key = KEYS[i + 2]
   local old = redis.call('GET', key)
-  local res, ost, oph, cur = 1, nil, '', ph
+  local res, ost, oph, cur = 1, nil, '', ''
   if old then
     local ov, s2, p2 = string.match(old, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31')
     if ov and num(ov) then
@@ -620,29 +664,6 @@ for i = 1, #KEYS - 2 do
   out[#out + 1] = cur
 end
 return out
-`)
-
-// phoneIndexScript adds codes to and removes them from the phone index, idempotently.
-// KEYS[i] = the index hash of op i; ARGV = 3 per op: '+' or '-', phone, code key.
-var phoneIndexScript = redis.NewScript(`
-for i = 1, #KEYS do
-  local op, ph, ck = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
-  local cur = redis.call('HGET', KEYS[i], ph)
-  if op == '+' then
-    if not cur or cur == '' then
-      redis.call('HSET', KEYS[i], ph, ck)
-    elseif not string.find(',' .. cur .. ',', ',' .. ck .. ',', 1, true) then
-      redis.call('HSET', KEYS[i], ph, cur .. ',' .. ck)
-    end
-  elseif cur then
-    local keep = {}
-    for c in string.gmatch(cur, '[^,]+') do
-      if c ~= ck then keep[#keep + 1] = c end
-    end
-    if #keep == 0 then redis.call('HDEL', KEYS[i], ph) else redis.call('HSET', KEYS[i], ph, table.concat(keep, ',')) end
-  end
-end
-return 1
 `)
 
 // writeSchedulesScript upserts payment sessions. KEYS[i] = the commune's sorted set of row i.
@@ -799,17 +820,55 @@ func (r csvRow) fields() ([]string, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	cr := csv.NewReader(strings.NewReader(r.text))
-	cr.FieldsPerRecord = -1
-	rec, err := cr.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
+	return splitCSV(r.text)
+}
+
+// splitCSV splits one complete CSV record (RFC 4180: fields separated by commas, a quoted field
+// may hold commas, newlines and doubled quotes) with the errors encoding/csv gives.
+func splitCSV(rec string) ([]string, error) {
+	out := make([]string, 0, 16)
+	for i := 0; ; {
+		if i < len(rec) && rec[i] == '"' {
+			var b strings.Builder
+			i++
+			for {
+				j := strings.IndexByte(rec[i:], '"')
+				if j < 0 {
+					return nil, csv.ErrQuote
+				}
+				b.WriteString(rec[i : i+j])
+				i += j + 1
+				if i < len(rec) && rec[i] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			out = append(out, strings.ReplaceAll(b.String(), "\r\n", "\n"))
+			if i == len(rec) {
+				return out, nil
+			}
+			if rec[i] != ',' {
+				return nil, csv.ErrQuote
+			}
+			i++
+			continue
 		}
-		return nil, err
+		j := strings.IndexByte(rec[i:], ',')
+		field := rec[i:]
+		if j >= 0 {
+			field = rec[i : i+j]
+		}
+		if strings.IndexByte(field, '"') >= 0 {
+			return nil, csv.ErrBareQuote
+		}
+		out = append(out, field)
+		if j < 0 {
+			return out, nil
+		}
+		i += j + 1
 	}
-	return rec, nil
 }
 
 // readRow gathers the physical lines of the next row (see csvRows).

@@ -25,13 +25,13 @@
 //	lk{TT}shapes        set      shapes of the codes imported into the partition (CodeShape)
 //	lk{TT}audit         stream   lookups: kind, sender (masked), code, result (partition of the
 //	                             code asked, or of the phone for a phone lookup)
-//	lk{TT}p:<bucket>    hash     phone (E.164) → codes, comma-separated        partition of phone
+//	lk{TT}p:<bucket>    hash     "<phone without +84>|<CODE>" → ""            partition of phone
 //	lk{TT}fs:<hash>     string   failed verifications of a sender (TTL 24 h)  partition of sender
 //	lk{TT}s:<commune>   zset     payment sessions, score = start (unix s)     partition of commune
 //
 // Small values rather than sets: a one-member set costs 216 bytes on Redis 7, a string about
 // 100; the phone index is kept in small hashes (PhoneBuckets per partition) that Redis stores as
-// listpacks, a few dozen bytes a phone instead of a key each.
+// listpacks, a few dozen bytes an entry instead of a key each, and written with plain HSET/HDEL.
 package lookup
 
 import (
@@ -41,9 +41,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // Asia/Ho_Chi_Minh on hosts without a zone database
 
@@ -118,6 +121,9 @@ type Store struct {
 	key      []byte
 	now      func() time.Time
 	communes map[string]string // i18n.Key(name) → canonical name
+	macs     sync.Pool         // hash.Hash: HMAC-SHA256 keyed with key
+	spelled  sync.Map          // commune as written → canonical name (bounded by nSpelled)
+	nSpelled atomic.Int64
 }
 
 // New returns a Store on rdb. It fails when the hash key is shorter than 32 bytes or the commune
@@ -153,7 +159,13 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 // Commune returns the canonical name of the commune the text names ("vu phuc", "Vũ Phúc",
 // "VU PHUC" → "Vũ Phúc"), and whether it is one of the Store's communes.
 func (s *Store) Commune(text string) (string, bool) {
+	if c, ok := s.spelled.Load(text); ok {
+		return c.(string), true
+	}
 	c, ok := s.communes[i18n.Key(text)]
+	if ok && s.nSpelled.Add(1) <= 4096 { // an import repeats a few spellings thousands of times
+		s.spelled.Store(text, c)
+	}
 	return c, ok
 }
 
@@ -173,12 +185,16 @@ func shapesKey(p int) string            { return prefix(p) + "shapes" }
 func watchKey(codeKey string) string    { return prefix(partition.Of(codeKey)) + "w:" + codeKey }
 func failCodeKey(codeKey string) string { return prefix(partition.Of(codeKey)) + "fc:" + codeKey }
 
-// phoneKey returns the index hash of a phone (the field is the phone itself).
+// phoneKey returns the index hash of a phone; its entries are phoneField(phone, code) → "".
 func phoneKey(e164 string) string {
 	h := fnv.New32a()
 	h.Write([]byte("bucket\x00" + e164))
 	return prefix(partition.Of(e164)) + "p:" + strconv.Itoa(int(h.Sum32()%PhoneBuckets))
 }
+
+// phoneField is the phone-index entry of one application: the 9 digits after +84, "|", the code
+// key.
+func phoneField(e164, codeKey string) string { return strings.TrimPrefix(e164, "+84") + "|" + codeKey }
 
 func scheduleKey(commune string) string {
 	k := strings.ReplaceAll(i18n.Key(commune), " ", "_")
@@ -186,14 +202,21 @@ func scheduleKey(commune string) string {
 }
 
 // mac returns HMAC-SHA256(key, domain|parts...) truncated to n bytes.
+// The HMAC states are pooled: an import computes two per row.
 func (s *Store) mac(n int, domain string, parts ...string) []byte {
-	h := hmac.New(sha256.New, s.key)
+	h, _ := s.macs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, s.key)
+	}
+	h.Reset()
 	h.Write([]byte(domain))
 	for _, p := range parts {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
-	return h.Sum(nil)[:n]
+	out := h.Sum(make([]byte, 0, sha256.Size))[:n]
+	s.macs.Put(h)
+	return out
 }
 
 // verifier is the proof of (code, last 4 digits): 12 bytes of HMAC, base64 (16 characters).

@@ -382,7 +382,9 @@ func TestMemoryPerApplication(t *testing.T) {
 	}
 	per := total / 300
 	t.Logf("memory per application (record + phone index): %d bytes", per)
-	if per > 500 {
-		t.Errorf("memory per application %d bytes, target ≤ 500", per)
+	// 300 demo records leave most of the 16,384 phone buckets with one entry; at a province's
+	// 112,000 (bench/import.sh) it is about 270 bytes.
+	if per > 400 {
+		t.Errorf("memory per application %d bytes, target ≤ 400 on the demo", per)
 	}
 }

@@ -192,8 +192,8 @@ func (s *Store) migrateApps(ctx context.Context, keys []string) (int, error) {
 		}
 		ver, _ := strconv.ParseInt(f[fVersion], 10, 64)
 		jobs = append(jobs, job{
-			code: app.Code, part: partition.Of(codeKey), key: appKey(codeKey),
-			args: []any{ver, app.Status, phone, v, codeKey, app.Code, app.UpdatedAt.Format(time.RFC3339Nano)},
+			code: app.Code, part: partition.Of(codeKey), key: appKey(codeKey), phone: phone, codeKey: codeKey,
+			args: []any{ver, app.Status, v, app.Code, app.UpdatedAt.Format(time.RFC3339Nano)},
 		})
 	}
 	if len(jobs) > 0 {

@@ -135,13 +135,14 @@ func (s *Store) ByPhone(ctx context.Context, sender, phone string) ([]Applicatio
 	if !ok {
 		e164 = "+84~invalid"
 	}
-	idx, err := s.rdb.HGet(ctx, phoneKey(e164), e164).Result()
+	entries, err := s.rdb.HKeys(ctx, phoneKey(e164)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("lookup: by phone: %w", err)
 	}
 	var codes []string
-	for _, c := range strings.Split(idx, ",") {
-		if c != "" {
+	want := phoneField(e164, "")
+	for _, f := range entries {
+		if c, ok := strings.CutPrefix(f, want); ok && c != "" {
 			codes = append(codes, c)
 		}
 	}
