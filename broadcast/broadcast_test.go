@@ -806,3 +806,45 @@ func TestProviderOutageDelaysInsteadOfFailing(t *testing.T) {
 		}
 	}
 }
+
+// A sender whose own storage fails (its idempotency key or rate limit in Redis: Reason "redis")
+// did not reach the provider: the recipient waits, past RetryFor and MaxAttempts, and is sent
+// once the storage is back — never counted failed (before: failed after four quick tries).
+func TestSenderStorageErrorsNeverFail(t *testing.T) {
+	cfg := fastConfig()
+	cfg.RetryMaxWait = 20 * time.Millisecond
+	cfg.RetryFor = 100 * time.Millisecond
+	cfg.MaxAttempts = 2
+	f := newFixture(t, cfg)
+	f.subscribe(t, audience.Subscriber{Channel: gateway.SMS, ID: "+84912345670", Commune: "Vũ Phúc"})
+	var mu sync.Mutex
+	down := true
+	f.sms.fail = func(to string, call int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return &gateway.SendError{Kind: gateway.Retryable, Reason: "redis"}
+		}
+		return nil
+	}
+	f.run(t)
+	pv, err := f.svc.Create(context.Background(), Request{Text: map[string]string{"vi": "Thông báo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "tries past RetryFor and MaxAttempts", func() bool {
+		f.sms.mu.Lock()
+		defer f.sms.mu.Unlock()
+		return f.sms.calls["+84912345670"] >= 8
+	})
+	if rep, _ := f.svc.Report(context.Background(), pv.ID); rep.Sent != 0 || len(rep.Failed) != 0 || rep.Status != StatusSending {
+		t.Fatalf("while the sender's storage is away: %+v", rep)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	rep := f.waitStatus(t, pv.ID, StatusDone)
+	if rep.Sent != 1 || len(rep.Failed) != 0 || f.sms.deliveries()["+84912345670"] != 1 {
+		t.Errorf("report %+v, deliveries %v", rep, f.sms.deliveries())
+	}
+}
