@@ -760,6 +760,7 @@ func TestReportOutput(t *testing.T) {
 // is back; past RetryFor the recipient is counted failed, with the reason.
 func TestProviderOutageDelaysInsteadOfFailing(t *testing.T) {
 	cfg := fastConfig()
+	cfg.Workers = 8 // every recipient retried at once, whichever partition it is in
 	cfg.RetryMaxWait = 20 * time.Millisecond
 	cfg.RetryFor = 5 * time.Second
 	f := newFixture(t, cfg)

@@ -505,7 +505,6 @@ func (s *Service) expand(ctx context.Context, id string) error {
 	ttl := int64(s.cfg.Retention.Seconds())
 	chans := s.channels()
 	queued := 0
-	errCancelled := errors.New("cancelled")
 	for p := range partition.N {
 		keys := []string{s.countKey(p, id), s.rcptKey(p, id)}
 		done, err := s.rdb.HGet(ctx, keys[0], "expanded").Result()
@@ -515,46 +514,49 @@ func (s *Service) expand(ctx context.Context, id string) error {
 		if done == "1" {
 			continue
 		}
-		excluded := map[string]int{}
-		if status != StatusCancelled {
-			if excluded, err = s.aud.ExcludedPartition(ctx, p, f); err != nil {
-				return err
+		// Once cancelled, the people not queued yet are counted as cancelled, not queued.
+		excluded, err := s.aud.ExcludedPartition(ctx, p, f)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chans {
+			keys = append(keys, s.queueKey(p, ch, lane))
+		}
+		err = s.aud.ScanPartition(ctx, p, f, func(batch []audience.Subscriber) error {
+			args := []any{id}
+			for _, sub := range batch {
+				idx := slices.Index(chans, sub.Channel)
+				if idx < 0 {
+					excluded["no_channel"]++
+					continue
+				}
+				lang := i18n.Lang(sub.Lang)
+				if lang == "" {
+					lang = i18n.Langs[0]
+				}
+				args = append(args, idx+1, string(sub.Channel), sub.ID, lang)
 			}
-			for _, ch := range chans {
-				keys = append(keys, s.queueKey(p, ch, lane))
-			}
-			err = s.aud.ScanPartition(ctx, p, f, func(batch []audience.Subscriber) error {
-				args := []any{id}
-				for _, sub := range batch {
-					idx := slices.Index(chans, sub.Channel)
-					if idx < 0 {
-						excluded["no_channel"]++
-						continue
-					}
-					lang := i18n.Lang(sub.Lang)
-					if lang == "" {
-						lang = i18n.Langs[0]
-					}
-					args = append(args, idx+1, string(sub.Channel), sub.ID, lang)
-				}
-				if len(args) == 1 {
-					return nil
-				}
-				n, err := enqueueScript.Run(ctx, s.rdb, keys, args...).Int()
-				if err != nil {
-					return err
-				}
-				if n < 0 {
-					return errCancelled
-				}
-				queued += n
+			if len(args) == 1 {
 				return nil
-			})
-			if errors.Is(err, errCancelled) {
-				status = StatusCancelled
-			} else if err != nil {
+			}
+			if status == StatusCancelled {
+				excluded["cancelled"] += (len(args) - 1) / 4
+				return nil
+			}
+			n, err := enqueueScript.Run(ctx, s.rdb, keys, args...).Int()
+			if err != nil {
 				return err
 			}
+			if n < 0 {
+				status = StatusCancelled
+				excluded["cancelled"] += (len(args) - 1) / 4
+				return nil
+			}
+			queued += n
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		args := []any{s.now().Unix(), ttl}
 		for reason, n := range excluded {

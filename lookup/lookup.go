@@ -15,8 +15,9 @@
 // Cluster hash tag ({TT} below, partition.Tag), so the read model spreads over every master of a
 // cluster. An application, its watchers, its failure counter and its change event live in the
 // partition of its code key, so the versioned write and the change event are one atomic script;
-// the phone index lives in the partition of the phone and is written after the record,
-// idempotently (re-importing repairs it; entries left behind by a crash are filtered on read).
+// the phone index lives in the partition of the phone and is written in the same round trip,
+// idempotently (re-importing repairs it; an entry whose record names another phone — left by a
+// crash, or by an older version refused — is ignored on read and removed when known).
 //
 //	lk{TT}a:<CODE>      string   packed application (see encode)              partition of CODE
 //	lk{TT}w:<CODE>      hash     watchers "<channel>:<chat id>" → lang (180 d) partition of CODE
