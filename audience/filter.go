@@ -260,3 +260,30 @@ func (s *Store) ExcludedPartition(ctx context.Context, p int, f Filter) (map[str
 	})
 	return out, err
 }
+
+// PartitionSizes returns, for every partition, an upper bound of the subscribers f may select
+// there (the active subscribers of f's channels) and the number of inactive ones, in one
+// pipelined round trip: a caller walking the partitions skips those with nothing in them.
+func (s *Store) PartitionSizes(ctx context.Context, f Filter) (active, inactive []int64, err error) {
+	pipe := s.rdb.Pipeline()
+	act := make([][]*redis.IntCmd, partition.N)
+	ina := make([]*redis.IntCmd, partition.N)
+	for p := range partition.N {
+		channels, _ := s.dims(p, f)
+		for _, ch := range channels {
+			act[p] = append(act[p], pipe.SCard(ctx, idxKey(p, "ch", string(ch))))
+		}
+		ina[p] = pipe.SCard(ctx, inactiveKey(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("audience: %w", err)
+	}
+	active, inactive = make([]int64, partition.N), make([]int64, partition.N)
+	for p := range partition.N {
+		for _, c := range act[p] {
+			active[p] += c.Val()
+		}
+		inactive[p] = ina[p].Val()
+	}
+	return active, inactive, nil
+}

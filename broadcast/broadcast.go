@@ -187,6 +187,10 @@ type Service struct {
 	mu    sync.Mutex
 	cache map[string]*message // broadcast id → what to send
 
+	// wake tells this replica's idle worker of a channel that entries were queued here (other
+	// replicas' workers find them within Poll).
+	wake map[gateway.Channel]chan struct{}
+
 	// crashAfterClaim, set by tests, is called between the claim and the provider call; returning
 	// true abandons the entry there, as a process killed at that point would.
 	crashAfterClaim func() bool
@@ -227,11 +231,27 @@ func New(rdb redis.UniversalClient, aud *audience.Store, senders map[gateway.Cha
 		communes: map[string]string{},
 		now:      time.Now,
 		cache:    map[string]*message{},
+		wake:     map[gateway.Channel]chan struct{}{},
 	}
 	for _, c := range cfg.Communes {
 		s.communes[audience.CommuneKey(c)] = c
 	}
+	for _, ch := range allChannels {
+		s.wake[ch] = make(chan struct{}, 1)
+	}
 	return s
+}
+
+var allChannels = []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo, gateway.Web}
+
+// woken tells the idle workers of these channels that entries were queued.
+func (s *Service) woken(chans ...gateway.Channel) {
+	for _, ch := range chans {
+		select {
+		case s.wake[ch] <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // WithReminders makes Run send payment-day reminders from src. Call before Run.

@@ -505,13 +505,28 @@ func (s *Service) expand(ctx context.Context, id string) error {
 	ttl := int64(s.cfg.Retention.Seconds())
 	chans := s.channels()
 	queued := 0
+	// Partitions with nobody in them (most, for a small audience) are only marked queued, all
+	// in one pipeline at the end.
+	active, inactive, err := s.aud.PartitionSizes(ctx, f)
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	doneCmds := make([]*redis.StringCmd, partition.N)
+	for p := range partition.N {
+		doneCmds[p] = pipe.HGet(ctx, s.countKey(p, id), "expanded")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	var empty []call
 	for p := range partition.N {
 		keys := []string{s.countKey(p, id), s.rcptKey(p, id)}
-		done, err := s.rdb.HGet(ctx, keys[0], "expanded").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+		if doneCmds[p].Val() == "1" {
+			continue
 		}
-		if done == "1" {
+		if active[p] == 0 && inactive[p] == 0 {
+			empty = append(empty, call{keys: keys, args: []any{s.now().Unix(), ttl}})
 			continue
 		}
 		// Once cancelled, the people not queued yet are counted as cancelled, not queued.
@@ -553,6 +568,9 @@ func (s *Service) expand(ctx context.Context, id string) error {
 				return nil
 			}
 			queued += n
+			if n > 0 {
+				s.woken(chans...)
+			}
 			return nil
 		})
 		if err != nil {
@@ -563,6 +581,11 @@ func (s *Service) expand(ctx context.Context, id string) error {
 			args = append(args, reason, n)
 		}
 		if err := expandedPartScript.Run(ctx, s.rdb, keys[:2], args...).Err(); err != nil {
+			return err
+		}
+	}
+	if len(empty) > 0 {
+		if _, err := evalAll(ctx, s.rdb, expandedPartScript, empty); err != nil {
 			return err
 		}
 	}
@@ -594,6 +617,7 @@ func (s *Service) enqueueDirect(ctx context.Context, id, lane string, rcpts []ga
 		if err := enqueueScript.Run(ctx, s.rdb, keys, append([]any{id}, groups...)...).Err(); err != nil {
 			return err
 		}
+		s.woken(chans...)
 		if err := expandedPartScript.Run(ctx, s.rdb, keys[:2], s.now().Unix(), ttl).Err(); err != nil {
 			return err
 		}

@@ -139,7 +139,13 @@ func (s *Service) worker(ctx context.Context, ch gateway.Channel) {
 				s.log.Warn("broadcast worker read", "channel", ch, "err", err)
 			}
 			if len(todo) == 0 {
-				sleep(ctx, s.cfg.Poll)
+				t := time.NewTimer(s.cfg.Poll)
+				select {
+				case <-ctx.Done():
+				case <-s.wake[ch]:
+				case <-t.C:
+				}
+				t.Stop()
 				continue
 			}
 		}
