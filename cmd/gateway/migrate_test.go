@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/data"
+	"github.com/socialaid-vn/gateway/internal/logtest"
 	"github.com/socialaid-vn/gateway/lookup"
+	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // `gateway migrate` moves a read model and subscriptions of the single-tag layout, says what it
@@ -46,6 +49,12 @@ func TestMigrateCommand(t *testing.T) {
 	if err := audience.WriteLegacy(ctx, rdb, audience.Subscriber{Channel: gateway.SMS, ID: "+84900000777", Commune: "Hưng Hà", Lang: "vi", Since: time.Now()}, "active", ""); err != nil {
 		t.Fatal(err)
 	}
+	var logged logtest.Buffer
+	a := &app{conn: &redisconn.Conn{Client: rdb}, log: slog.New(slog.NewTextHandler(&logged, nil))}
+	a.warnLegacy(ctx)
+	if !strings.Contains(logged.String(), "gateway migrate") {
+		t.Errorf("no warning about data of the old layout: %q", logged.String())
+	}
 	code, out, errOut := runGateway(t, vars, "", "migrate")
 	if code != 0 || !strings.Contains(out, "3 applications") || !strings.Contains(out, "1 subscriptions") || !strings.Contains(errOut, "migrate: read model") {
 		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
@@ -63,5 +72,11 @@ func TestMigrateCommand(t *testing.T) {
 	code, out, _ = runGateway(t, vars, "", "migrate")
 	if code != 0 || !strings.Contains(out, "nothing to migrate") {
 		t.Errorf("second migrate: exit %d: %s", code, out)
+	}
+	var after logtest.Buffer
+	a.log = slog.New(slog.NewTextHandler(&after, nil))
+	a.warnLegacy(ctx)
+	if after.String() != "" {
+		t.Errorf("warning after the migration: %q", after.String())
 	}
 }
