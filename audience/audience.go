@@ -5,10 +5,12 @@
 //
 // Storage (Redis): one hash per subscriber and index sets per commune, channel, language and
 // category that hold only the active (subscribed, not stopped) subscribers, so that an audience
-// is counted with SINTERCARD and listed with SSCAN without loading it whole. Every key carries
-// the hash tag {aud}: in a Redis Cluster the whole audience lives in one slot, which lets the
-// updates run as atomic Lua scripts and the counts use multi-key set operations. The audience of
-// a province (about 112,000 people, a few hundred bytes each) fits one node comfortably.
+// is counted with SINTERCARD and listed with SSCAN without loading it whole. Subscribers are
+// spread over partition.N partitions by a hash of "channel:id" (Partition), each partition its
+// own hash tag with its own index sets: a subscriber's hash and its index entries live in one
+// slot, so an update is one atomic Lua script and a count is one SINTERCARD per combination per
+// partition, summed (pipelined: one round trip per master). Keys: "aud{TT}sub:<channel:id>",
+// "aud{TT}all", "aud{TT}inactive", "aud{TT}idx:<dimension>:<value>".
 //
 // Personal data: IDs are phone numbers or Telegram chat ids. This package logs nothing; callers
 // must mask IDs (Mask) before logging them.
@@ -26,6 +28,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Subscriber is one subscription: a person on one channel.
@@ -63,7 +66,6 @@ var ErrInvalid = errors.New("audience: invalid")
 // every replica.
 type Store struct {
 	rdb    redis.UniversalClient
-	prefix string // "aud:{aud}:"
 	batch  int
 	counts Counter
 }
@@ -77,18 +79,24 @@ type Counter interface {
 // subscriber's commune.
 func (s *Store) WithCounter(c Counter) *Store { s.counts = c; return s }
 
-// New returns a store on rdb. Keys start with "aud:{aud}:".
+// New returns a store on rdb. Keys start with "aud{TT}" (TT: the partition's tag).
 func New(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, prefix: "aud:{aud}:", batch: 500}
+	return &Store{rdb: rdb, batch: 500}
 }
 
 func member(ch gateway.Channel, id string) string { return string(ch) + ":" + id }
 
-func (s *Store) subKey(m string) string { return s.prefix + "sub:" + m }
-func (s *Store) allKey() string         { return s.prefix + "all" }
-func (s *Store) inactiveKey() string    { return s.prefix + "inactive" }
-func (s *Store) idxKey(dim, v string) string {
-	return s.prefix + "idx:" + dim + ":" + v
+// Partition returns the partition (partition.Of) of a subscriber: that of "channel:id".
+// Broadcasts keep a recipient's state in the same partition.
+func Partition(ch gateway.Channel, id string) int { return partition.Of(member(ch, id)) }
+
+// prefix is the start of partition p's keys.
+func prefix(p int) string { return "aud" + partition.Tag(p) }
+
+func subKey(m string) string   { return prefix(partition.Of(m)) + "sub:" + m }
+func inactiveKey(p int) string { return prefix(p) + "inactive" }
+func idxKey(p int, dim, v string) string {
+	return prefix(p) + "idx:" + dim + ":" + v
 }
 
 // CommuneKey is the index form of a commune name: lower-case, without diacritics, so "Vu Phuc"
@@ -164,7 +172,7 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscriber) error {
 
 func (s *Store) write(ctx context.Context, ch gateway.Channel, id, state, reason, commune, lang, category string, since time.Time, keep string) error {
 	m := member(ch, id)
-	err := upsertScript.Run(ctx, s.rdb, []string{s.subKey(m)}, s.prefix, m, state, reason, string(ch), id,
+	err := upsertScript.Run(ctx, s.rdb, []string{subKey(m)}, prefix(partition.Of(m)), m, state, reason, string(ch), id,
 		commune, CommuneKey(commune), lang, category, strconv.FormatInt(since.Unix(), 10), keep).Err()
 	if err != nil {
 		return fmt.Errorf("audience: %w", err)
@@ -302,7 +310,7 @@ func (s *Store) record(ctx context.Context, ch gateway.Channel, id string) (*rec
 	if err := validate(ch, id); err != nil {
 		return nil, err
 	}
-	vals, err := s.rdb.HMGet(ctx, s.subKey(member(ch, id)), hashFields...).Result()
+	vals, err := s.rdb.HMGet(ctx, subKey(member(ch, id)), hashFields...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("audience: %w", err)
 	}

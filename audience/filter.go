@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/socialaid-vn/gateway"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Filter selects subscribers. Each non-empty list keeps the subscribers whose value is one of
@@ -21,8 +22,9 @@ type Filter struct {
 // allChannels are the channels a filter without Channels covers.
 var allChannels = []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo, gateway.Web}
 
-// dims returns, per dimension, the index keys whose union the dimension selects (nil = any).
-func (s *Store) dims(f Filter) (channels []gateway.Channel, others [][]string) {
+// dims returns, per dimension, partition p's index keys whose union the dimension selects
+// (nil = any).
+func (s *Store) dims(p int, f Filter) (channels []gateway.Channel, others [][]string) {
 	channels = slices.Clone(f.Channels)
 	if len(channels) == 0 {
 		channels = allChannels
@@ -34,7 +36,7 @@ func (s *Store) dims(f Filter) (channels []gateway.Channel, others [][]string) {
 		}
 		var keys []string
 		for _, v := range uniq(vals) {
-			keys = append(keys, s.idxKey(dim, key(v)))
+			keys = append(keys, idxKey(p, dim, key(v)))
 		}
 		others = append(others, uniq(keys))
 	}
@@ -56,20 +58,23 @@ func uniq[T comparable](in []T) []T {
 
 // Count returns how many active subscribers match f, in total and per channel. Opted-out and
 // stopped people are never counted. Each combination of one value per dimension is a disjoint
-// set, so the count is the sum of one SINTERCARD per combination (at most a few hundred,
-// pipelined), exact and independent of the audience size.
+// set, and so is each partition, so the count is the sum of one SINTERCARD per combination and
+// partition (a few hundred to a few thousand, pipelined: one round trip per master), exact and
+// independent of the audience size.
 func (s *Store) Count(ctx context.Context, f Filter) (int, map[gateway.Channel]int, error) {
-	channels, others := s.dims(f)
 	type q struct {
 		ch  gateway.Channel
 		cmd *redis.IntCmd
 	}
 	var qs []q
 	pipe := s.rdb.Pipeline()
-	for _, ch := range channels {
-		for _, combo := range product(others) {
-			keys := append([]string{s.idxKey("ch", string(ch))}, combo...)
-			qs = append(qs, q{ch, pipe.SInterCard(ctx, 0, keys...)})
+	for p := range partition.N {
+		channels, others := s.dims(p, f)
+		for _, ch := range channels {
+			for _, combo := range product(others) {
+				keys := append([]string{idxKey(p, "ch", string(ch))}, combo...)
+				qs = append(qs, q{ch, pipe.SInterCard(ctx, 0, keys...)})
+			}
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -104,25 +109,41 @@ func product(dims [][]string) [][]string {
 // SSCAN and checks the other conditions on each subscriber's hash. A subscriber changed while the
 // scan runs may be seen in its old or new state, and SSCAN may return one twice; callers that
 // must not act twice deduplicate (broadcast recipients are claimed once). fn's error stops the
-// scan and is returned.
+// scan and is returned. The partitions are walked in order (ScanPartition).
 func (s *Store) Scan(ctx context.Context, f Filter, fn func([]Subscriber) error) error {
-	channels, others := s.dims(f)
+	for p := range partition.N {
+		if err := s.ScanPartition(ctx, p, f, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanPartition is Scan over the subscribers of partition p only.
+func (s *Store) ScanPartition(ctx context.Context, p int, f Filter, fn func([]Subscriber) error) error {
+	channels, others := s.dims(p, f)
 	dims := append([][]string{}, others...)
 	chKeys := make([]string, len(channels))
 	for i, ch := range channels {
-		chKeys[i] = s.idxKey("ch", string(ch))
+		chKeys[i] = idxKey(p, "ch", string(ch))
 	}
 	dims = append(dims, chKeys)
 	// Walk the dimension with the fewest members.
-	best, bestN := -1, int64(-1)
+	pipe := s.rdb.Pipeline()
+	cards := make([][]*redis.IntCmd, len(dims))
 	for i, d := range dims {
-		var n int64
 		for _, k := range d {
-			c, err := s.rdb.SCard(ctx, k).Result()
-			if err != nil {
-				return fmt.Errorf("audience scan: %w", err)
-			}
-			n += c
+			cards[i] = append(cards[i], pipe.SCard(ctx, k))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("audience scan: %w", err)
+	}
+	best, bestN := -1, int64(-1)
+	for i := range dims {
+		var n int64
+		for _, c := range cards[i] {
+			n += c.Val()
 		}
 		if best < 0 || n < bestN {
 			best, bestN = i, n
@@ -178,7 +199,7 @@ func (s *Store) scanSet(ctx context.Context, key string, fn func([]*record) erro
 			pipe := s.rdb.Pipeline()
 			cmds := make([]*redis.SliceCmd, len(members))
 			for i, m := range members {
-				cmds[i] = pipe.HMGet(ctx, s.subKey(m), hashFields...)
+				cmds[i] = pipe.HMGet(ctx, subKey(m), hashFields...)
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
 				return fmt.Errorf("audience scan: %w", err)
@@ -207,9 +228,24 @@ func (s *Store) scanSet(ctx context.Context, key string, fn func([]*record) erro
 // people who match f but are left out: they unsubscribed or carry a stop mark. Staff see these
 // counts next to the audience of a broadcast.
 func (s *Store) Excluded(ctx context.Context, f Filter) (map[string]int, error) {
-	channels, _ := s.dims(f)
 	out := map[string]int{}
-	err := s.scanSet(ctx, s.inactiveKey(), func(rs []*record) error {
+	for p := range partition.N {
+		m, err := s.ExcludedPartition(ctx, p, f)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out[k] += v
+		}
+	}
+	return out, nil
+}
+
+// ExcludedPartition is Excluded over the subscribers of partition p only.
+func (s *Store) ExcludedPartition(ctx context.Context, p int, f Filter) (map[string]int, error) {
+	channels, _ := s.dims(p, f)
+	out := map[string]int{}
+	err := s.scanSet(ctx, inactiveKey(p), func(rs []*record) error {
 		for _, r := range rs {
 			if r.state == stateActive || !slices.Contains(channels, r.sub.Channel) || !matchOthers(f, r) {
 				continue
@@ -223,4 +259,31 @@ func (s *Store) Excluded(ctx context.Context, f Filter) (map[string]int, error) 
 		return nil
 	})
 	return out, err
+}
+
+// PartitionSizes returns, for every partition, an upper bound of the subscribers f may select
+// there (the active subscribers of f's channels) and the number of inactive ones, in one
+// pipelined round trip: a caller walking the partitions skips those with nothing in them.
+func (s *Store) PartitionSizes(ctx context.Context, f Filter) (active, inactive []int64, err error) {
+	pipe := s.rdb.Pipeline()
+	act := make([][]*redis.IntCmd, partition.N)
+	ina := make([]*redis.IntCmd, partition.N)
+	for p := range partition.N {
+		channels, _ := s.dims(p, f)
+		for _, ch := range channels {
+			act[p] = append(act[p], pipe.SCard(ctx, idxKey(p, "ch", string(ch))))
+		}
+		ina[p] = pipe.SCard(ctx, inactiveKey(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("audience: %w", err)
+	}
+	active, inactive = make([]int64, partition.N), make([]int64, partition.N)
+	for p := range partition.N {
+		for _, c := range act[p] {
+			active[p] += c.Val()
+		}
+		inactive[p] = ina[p].Val()
+	}
+	return active, inactive, nil
 }

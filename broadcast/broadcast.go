@@ -15,10 +15,26 @@
 //   - Rate limits are the senders' business (bot/ and sms/ share Redis GCRA buckets); bulk sends
 //     use Outbound.Priority=false, so replies to citizens go first.
 //
-// Redis layout: every key starts with "bc:{bc}:" (one hash tag: the Lua scripts touch the
-// broadcast hash, its recipient hash and the queue streams atomically, which a Redis Cluster
-// allows only within a slot). Status-change events are read from lookup's stream
-// "lookup:changes" with the consumer group "notify".
+// Redis layout (partition.N partitions, each its own hash tag {TT}): a recipient's state, its
+// queue entry and its share of the counters live in the partition of the recipient
+// (audience.Partition), so claim, finish and enqueue are atomic scripts on one slot, and a
+// broadcast's sending spreads over every master of a cluster. The broadcast's own hash (texts,
+// filter, status) lives in the partition of its id; a report sums the partitions' counters. A
+// few small keys that are not per recipient share the tag {bc}.
+//
+//	bc{TT}b:<id>           hash    the broadcast: kind, texts, filter, status   partition of id
+//	bc{TT}c:<id>           hash    counters of the recipients of partition TT: total, finished,
+//	                               sent, f:<reason>, k:<reason>, x:<reason>, expanded, done
+//	bc{TT}r:<id>           hash    recipient "channel:to" → q | c|<consumer> | s | f | k
+//	bc{TT}q:<channel>:<lane> stream the queue of partition TT (group "send")
+//	bc{TT}hb:<consumer>    string  a replica's heartbeat, written in every partition
+//	bc{bc}jobs             stream  expansions to run (group "expand")
+//	bc{bc}scheduled        zset    broadcasts waiting for send_at
+//	bc{bc}active           zset    broadcasts sending (checked until they are done)
+//	bc{bc}list, bc{bc}seq  zset, counter: staff broadcasts by creation; the id sequence
+//
+// Status-change events are read from lookup's partitioned streams "lk{TT}changes" with the
+// consumer group "notify".
 package broadcast
 
 import (
@@ -30,6 +46,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,6 +55,7 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Config tunes a Service. Zero values take the defaults noted.
@@ -156,8 +174,9 @@ type Service struct {
 	cat      *i18n.Catalog
 	cfg      Config
 	log      *slog.Logger
-	p        string // key prefix "bc:{bc}:"
+	p        string // prefix of the keys not per recipient: "bc{bc}"
 	consumer string
+	inflight sync.Map          // "id|field" → struct{}: recipients this replica is sending now
 	communes map[string]string // audience.CommuneKey → canonical name
 
 	schedules Schedules
@@ -168,13 +187,18 @@ type Service struct {
 	mu    sync.Mutex
 	cache map[string]*message // broadcast id → what to send
 
+	// wake tells this replica's idle worker of a channel that entries were queued here (other
+	// replicas' workers find them within Poll).
+	wake map[gateway.Channel]chan struct{}
+
 	// crashAfterClaim, set by tests, is called between the claim and the provider call; returning
 	// true abandons the entry there, as a process killed at that point would.
 	crashAfterClaim func() bool
 }
 
-// ChangesStream is the stream lookup appends status changes to.
-const ChangesStream = "lookup:changes"
+// ChangesStream returns the stream lookup appends the status changes of partition p to
+// (lookup.ChangesStream).
+func ChangesStream(p int) string { return "lk" + partition.Tag(p) + "changes" }
 
 const (
 	groupSend   = "send"
@@ -202,16 +226,32 @@ func New(rdb redis.UniversalClient, aud *audience.Store, senders map[gateway.Cha
 	_, _ = rand.Read(b)
 	s := &Service{
 		rdb: rdb, aud: aud, senders: senders, cat: cat, cfg: cfg, log: log,
-		p:        "bc:{bc}:",
+		p:        "bc{bc}",
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		communes: map[string]string{},
 		now:      time.Now,
 		cache:    map[string]*message{},
+		wake:     map[gateway.Channel]chan struct{}{},
 	}
 	for _, c := range cfg.Communes {
 		s.communes[audience.CommuneKey(c)] = c
 	}
+	for _, ch := range allChannels {
+		s.wake[ch] = make(chan struct{}, 1)
+	}
 	return s
+}
+
+var allChannels = []gateway.Channel{gateway.Telegram, gateway.SMS, gateway.Terminal, gateway.Zalo, gateway.Web}
+
+// woken tells the idle workers of these channels that entries were queued.
+func (s *Service) woken(chans ...gateway.Channel) {
+	for _, ch := range chans {
+		select {
+		case s.wake[ch] <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // WithReminders makes Run send payment-day reminders from src. Call before Run.
@@ -254,15 +294,30 @@ func (s *Service) channels() []gateway.Channel {
 	return out
 }
 
-// Key helpers. Every key shares the {bc} hash tag.
-func (s *Service) metaKey(id string) string { return s.p + "b:" + id }
-func (s *Service) rcptKey(id string) string { return s.p + "r:" + id }
-func (s *Service) queueKey(ch gateway.Channel, lane string) string {
-	return s.p + "q:" + string(ch) + ":" + lane
+// Key helpers (see the package comment for the layout).
+func pfx(p int) string { return "bc" + partition.Tag(p) }
+
+// home is the partition of a broadcast's own hash: the partition named in a notification's id
+// ("n-07-..." for a change of lookup's partition 7), else that of the id.
+func home(id string) int {
+	if len(id) > 5 && id[0] == 'n' && id[1] == '-' && id[4] == '-' {
+		if n, err := strconv.Atoi(id[2:4]); err == nil && n >= 0 && n < partition.N {
+			return n
+		}
+	}
+	return partition.Of(id)
 }
-func (s *Service) jobsKey() string              { return s.p + "jobs" }
-func (s *Service) scheduledKey() string         { return s.p + "scheduled" }
-func (s *Service) hbKey(consumer string) string { return s.p + "hb:" + consumer }
+
+func (s *Service) metaKey(id string) string         { return pfx(home(id)) + "b:" + id }
+func (s *Service) countKey(p int, id string) string { return pfx(p) + "c:" + id }
+func (s *Service) rcptKey(p int, id string) string  { return pfx(p) + "r:" + id }
+func (s *Service) queueKey(p int, ch gateway.Channel, lane string) string {
+	return pfx(p) + "q:" + string(ch) + ":" + lane
+}
+func (s *Service) hbPrefix(p int) string { return pfx(p) + "hb:" }
+func (s *Service) jobsKey() string       { return s.p + "jobs" }
+func (s *Service) scheduledKey() string  { return s.p + "scheduled" }
+func (s *Service) activeKey() string     { return s.p + "active" }
 
 // Queue lanes: notifications are read before bulk traffic.
 const (
@@ -306,29 +361,45 @@ func (s *Service) Run(ctx context.Context) error {
 	hb.Wait()
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	s.rdb.Del(bg, s.hbKey(s.consumer))
+	pipe := s.rdb.Pipeline()
+	for p := range partition.N {
+		pipe.Del(bg, s.hbPrefix(p)+s.consumer)
+	}
+	_, _ = pipe.Exec(bg)
 	s.leaveGroups(bg)
 	return nil
 }
 
+type streamGroup struct{ stream, group, start string }
+
+// groups lists the consumer groups this replica reads: the expansion jobs, the queues of its
+// channels in every partition, and (with the notifier) lookup's change streams.
+func (s *Service) groups() []streamGroup {
+	list := []streamGroup{{s.jobsKey(), groupExpand, "0"}}
+	for p := range partition.N {
+		for _, ch := range s.channels() {
+			list = append(list, streamGroup{s.queueKey(p, ch, laneNotify), groupSend, "0"}, streamGroup{s.queueKey(p, ch, laneBulk), groupSend, "0"})
+		}
+		if s.changes != nil {
+			// Only changes from now on: a first start does not replay the whole history.
+			list = append(list, streamGroup{ChangesStream(p), groupNotify, "$"})
+		}
+	}
+	return list
+}
+
+// ensureGroups creates the consumer groups that do not exist yet, in one pipeline.
 func (s *Service) ensureGroups(ctx context.Context) error {
-	streams := []string{s.jobsKey()}
-	for _, ch := range s.channels() {
-		streams = append(streams, s.queueKey(ch, laneNotify), s.queueKey(ch, laneBulk))
+	list := s.groups()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StatusCmd, len(list))
+	for i, g := range list {
+		cmds[i] = pipe.XGroupCreateMkStream(ctx, g.stream, g.group, g.start)
 	}
-	for _, st := range streams {
-		group := groupSend
-		if st == s.jobsKey() {
-			group = groupExpand
-		}
-		if err := createGroup(ctx, s.rdb, st, group, "0"); err != nil {
-			return err
-		}
-	}
-	if s.changes != nil {
-		// Only changes from now on: a first start does not replay the whole history.
-		if err := createGroup(ctx, s.rdb, ChangesStream, groupNotify, "$"); err != nil {
-			return err
+	_, _ = pipe.Exec(ctx)
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && !isBusyGroup(err) {
+			return fmt.Errorf("broadcast: create group %s on %s: %w", list[i].group, list[i].stream, err)
 		}
 	}
 	return nil
@@ -349,29 +420,34 @@ func isBusyGroup(err error) bool {
 // leaveGroups removes this replica's consumer from the groups where it holds nothing, so the
 // groups do not fill with the names of replicas long gone.
 func (s *Service) leaveGroups(ctx context.Context) {
-	type sg struct{ stream, group string }
-	list := []sg{{s.jobsKey(), groupExpand}}
-	for _, ch := range s.channels() {
-		list = append(list, sg{s.queueKey(ch, laneNotify), groupSend}, sg{s.queueKey(ch, laneBulk), groupSend})
+	list := s.groups()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.XPendingExtCmd, len(list))
+	for i, x := range list {
+		cmds[i] = pipe.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: x.stream, Group: x.group, Start: "-", End: "+", Count: 1, Consumer: s.consumer})
 	}
-	if s.changes != nil {
-		list = append(list, sg{ChangesStream, groupNotify})
-	}
-	for _, x := range list {
-		pend, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: x.stream, Group: x.group, Start: "-", End: "+", Count: 1, Consumer: s.consumer}).Result()
-		if err == nil && len(pend) == 0 {
-			s.rdb.XGroupDelConsumer(ctx, x.stream, x.group, s.consumer)
+	_, _ = pipe.Exec(ctx)
+	pipe = s.rdb.Pipeline()
+	for i, x := range list {
+		if pend, err := cmds[i].Result(); err == nil && len(pend) == 0 {
+			pipe.XGroupDelConsumer(ctx, x.stream, x.group, s.consumer)
 		}
 	}
+	_, _ = pipe.Exec(ctx)
 }
 
-// heartbeat keeps this replica's liveness key fresh; others take over its entries only once it
-// has expired.
+// heartbeat keeps this replica's liveness keys fresh, one in every partition (a claim is checked
+// against the heartbeat of its own partition); others take over its entries only once it has
+// expired there.
 func (s *Service) heartbeat(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Heartbeat / 3)
 	defer t.Stop()
 	for {
-		if err := s.rdb.Set(ctx, s.hbKey(s.consumer), "1", s.cfg.Heartbeat).Err(); err != nil && ctx.Err() == nil {
+		pipe := s.rdb.Pipeline()
+		for p := range partition.N {
+			pipe.Set(ctx, s.hbPrefix(p)+s.consumer, "1", s.cfg.Heartbeat)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("broadcast heartbeat", "err", err)
 		}
 		select {

@@ -651,19 +651,19 @@ func TestStatusChangeNotifications(t *testing.T) {
 	})
 	f.run(t)
 	waitFor(t, 5*time.Second, "notify group", func() bool {
-		gs, err := f.rdb.XInfoGroups(ctx, ChangesStream).Result()
+		gs, err := f.rdb.XInfoGroups(ctx, ChangesStream(7)).Result()
 		return err == nil && len(gs) == 1
 	})
 	var ids []string
 	for _, c := range []struct{ code, status string }{{"TB-2025-000001", "approved"}, {"TB-2025-000002", "paid"}, {"TB-2025-000003", "approved"}, {"TB-2025-000001", "paid"}} {
-		id, err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: ChangesStream, Values: map[string]any{"code": c.code, "status": c.status, "prev_status": "received", "updated_at": "2025-12-01T08:00:00+07:00"}}).Result()
+		id, err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: ChangesStream(7), Values: map[string]any{"code": c.code, "status": c.status, "prev_status": "received", "updated_at": "2025-12-01T08:00:00+07:00"}}).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		f.waitStatus(t, "n-"+id, StatusDone)
+		f.waitStatus(t, "n-07-"+id, StatusDone)
 	}
 	tg := map[string]int{}
 	for _, m := range f.tg.msgs {
@@ -680,16 +680,16 @@ func TestStatusChangeNotifications(t *testing.T) {
 	if fmt.Sprint(sms) != "[+84912000001 en:TB-2025-000001:approved +84912000001 en:TB-2025-000001:paid]" {
 		t.Errorf("sms notifications = %v", sms)
 	}
-	rep, _ := f.svc.Report(ctx, "n-"+ids[0])
+	rep, _ := f.svc.Report(ctx, "n-07-"+ids[0])
 	if rep.Kind != KindNotification || rep.Sent != 2 || rep.Skipped["blocked"] != 1 {
 		t.Errorf("notification report = %+v", rep)
 	}
 	// Processing the same change again (a crash before the ack) notifies nobody twice.
-	msgs, _ := f.rdb.XRange(ctx, ChangesStream, ids[0], ids[0]).Result()
-	if err := f.svc.notify(ctx, msgs[0]); err != nil {
+	msgs, _ := f.rdb.XRange(ctx, ChangesStream(7), ids[0], ids[0]).Result()
+	if err := f.svc.notify(ctx, 7, msgs[0]); err != nil {
 		t.Fatal(err)
 	}
-	rep2, _ := f.svc.Report(ctx, "n-"+ids[0])
+	rep2, _ := f.svc.Report(ctx, "n-07-"+ids[0])
 	if rep2.Total != rep.Total || rep2.Status != StatusDone {
 		t.Errorf("re-processing changed the notification: %+v → %+v", rep, rep2)
 	}
@@ -811,5 +811,47 @@ func TestProviderOutageDelaysInsteadOfFailing(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s got it %d times", to, n)
 		}
+	}
+}
+
+// A sender whose own storage fails (its idempotency key or rate limit in Redis: Reason "redis")
+// did not reach the provider: the recipient waits, past RetryFor and MaxAttempts, and is sent
+// once the storage is back — never counted failed (before: failed after four quick tries).
+func TestSenderStorageErrorsNeverFail(t *testing.T) {
+	cfg := fastConfig()
+	cfg.RetryMaxWait = 20 * time.Millisecond
+	cfg.RetryFor = 100 * time.Millisecond
+	cfg.MaxAttempts = 2
+	f := newFixture(t, cfg)
+	f.subscribe(t, audience.Subscriber{Channel: gateway.SMS, ID: "+84912345670", Commune: "Vũ Phúc"})
+	var mu sync.Mutex
+	down := true
+	f.sms.fail = func(to string, call int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return &gateway.SendError{Kind: gateway.Retryable, Reason: "redis"}
+		}
+		return nil
+	}
+	f.run(t)
+	pv, err := f.svc.Create(context.Background(), Request{Text: map[string]string{"vi": "Thông báo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "tries past RetryFor and MaxAttempts", func() bool {
+		f.sms.mu.Lock()
+		defer f.sms.mu.Unlock()
+		return f.sms.calls["+84912345670"] >= 8
+	})
+	if rep, _ := f.svc.Report(context.Background(), pv.ID); rep.Sent != 0 || len(rep.Failed) != 0 || rep.Status != StatusSending {
+		t.Fatalf("while the sender's storage is away: %+v", rep)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	rep := f.waitStatus(t, pv.ID, StatusDone)
+	if rep.Sent != 1 || len(rep.Failed) != 0 || f.sms.deliveries()["+84912345670"] != 1 {
+		t.Errorf("report %+v, deliveries %v", rep, f.sms.deliveries())
 	}
 }

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // vnZone is Vietnam time (UTC+7, no daylight saving): reminder days and quiet hours use it.
@@ -22,13 +24,17 @@ const (
 	reminderUntilHour = 20
 )
 
-// reminders checks the payment schedules every ReminderEvery and queues the reminders due.
+// reminders checks the payment schedules every ReminderEvery and queues the reminders due; after
+// an error (Redis away) it checks again within a minute instead of waiting the whole interval
+// (a reminder's id makes a repeated check create nothing twice).
 func (s *Service) reminders(ctx context.Context) {
 	for {
+		every := s.cfg.ReminderEvery
 		if _, err := s.RemindDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("broadcast reminders", "err", err)
+			every = min(every, time.Minute)
 		}
-		if !sleep(ctx, s.cfg.ReminderEvery) {
+		if !sleep(ctx, every) {
 			return
 		}
 	}
@@ -111,59 +117,86 @@ func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
 
 // notifier turns each status change appended by lookup into notifications: one to each Telegram
 // watcher of the application, and one by SMS to its registered phone when that phone opted in
-// (subscribed on SMS) and is not stopped. The notification's id comes from the change's stream
-// id, so processing a change twice (after a crash) queues nobody twice.
+// (subscribed on SMS) and is not stopped. The notification's id comes from the change's
+// partition and stream id, so processing a change twice (after a crash) queues nobody twice.
+// Every Poll it reads the new changes of every partition (one pipelined round trip), and every
+// ClaimIdle/2 takes over the changes left pending (a replica that died, or a step that failed
+// while Redis was away).
 func (s *Service) notifier(ctx context.Context) {
-	lastClaim := time.Time{}
+	lastClaim := time.Now()
 	for ctx.Err() == nil {
-		var msgs []redis.XMessage
+		type got struct {
+			p    int
+			msgs []redis.XMessage
+		}
+		var work []got
 		if time.Since(lastClaim) > s.cfg.ClaimIdle/2 {
 			lastClaim = time.Now()
-			ms, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-				Stream: ChangesStream, Group: groupNotify, Consumer: s.consumer, MinIdle: s.cfg.ClaimIdle, Start: "0-0", Count: 50,
-			}).Result()
-			if err == nil {
-				msgs = ms
+			for p := range partition.N {
+				ms, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+					Stream: ChangesStream(p), Group: groupNotify, Consumer: s.consumer, MinIdle: s.cfg.ClaimIdle, Start: "0-0", Count: 50,
+				}).Result()
+				if err == nil && len(ms) > 0 {
+					work = append(work, got{p, ms})
+				}
 			}
 		}
-		if len(msgs) == 0 {
-			res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-				Group: groupNotify, Consumer: s.consumer, Streams: []string{ChangesStream, ">"}, Count: 50, Block: s.cfg.Poll,
-			}).Result()
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.XStreamSliceCmd, partition.N)
+		for p := range partition.N {
+			cmds[p] = pipe.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: groupNotify, Consumer: s.consumer, Streams: []string{ChangesStream(p), ">"}, Count: 50, Block: -1,
+			})
+		}
+		_, _ = pipe.Exec(ctx)
+		var readErr error
+		for p, c := range cmds {
+			res, err := c.Result()
 			if err != nil {
-				if !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+				if !errors.Is(err, redis.Nil) {
 					if isNoGroup(err) {
-						_ = createGroup(ctx, s.rdb, ChangesStream, groupNotify, "$")
+						_ = createGroup(ctx, s.rdb, ChangesStream(p), groupNotify, "$")
 					}
-					s.log.Warn("notifier read", "err", err)
-					sleep(ctx, time.Second)
+					readErr = err
 				}
 				continue
 			}
 			for _, st := range res {
-				msgs = append(msgs, st.Messages...)
+				if len(st.Messages) > 0 {
+					work = append(work, got{p, st.Messages})
+				}
 			}
 		}
-		for _, m := range msgs {
-			if err := s.notify(ctx, m); err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("notifier", "entry", m.ID, "err", err)
+		if readErr != nil && ctx.Err() == nil {
+			s.log.Warn("notifier read", "err", readErr)
+		}
+		n := 0
+		for _, w := range work {
+			for _, m := range w.msgs {
+				n++
+				if err := s.notify(ctx, w.p, m); err != nil {
+					if ctx.Err() == nil {
+						s.log.Warn("notifier", "partition", w.p, "entry", m.ID, "err", err)
+					}
+					continue // stays pending; retried after ClaimIdle
 				}
-				continue // stays pending; retried after ClaimIdle
+				s.rdb.XAck(context.WithoutCancel(ctx), ChangesStream(w.p), groupNotify, m.ID)
 			}
-			s.rdb.XAck(context.WithoutCancel(ctx), ChangesStream, groupNotify, m.ID)
+		}
+		if n == 0 {
+			sleep(ctx, s.cfg.Poll)
 		}
 	}
 }
 
 // notify queues the notifications of one change event.
-func (s *Service) notify(ctx context.Context, m redis.XMessage) error {
+func (s *Service) notify(ctx context.Context, part int, m redis.XMessage) error {
 	code, status := str(m.Values["code"]), str(m.Values["status"])
 	if code == "" || status == "" {
 		s.log.Error("notifier: change without code or status dropped", "entry", m.ID)
 		return nil
 	}
-	id := "n-" + m.ID
+	id := fmt.Sprintf("n-%02d-%s", part, m.ID)
 	var rcpts []gateway.Outbound
 	seen := map[string]bool{}
 	add := func(ch gateway.Channel, to, lang string) {

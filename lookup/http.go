@@ -16,20 +16,28 @@ import (
 // MaxChangesBody is the largest change-event request body ChangesHandler accepts.
 const MaxChangesBody = 10 << 20
 
-// ChangesResponse is ChangesHandler's answer: the counts and one result per non-empty line.
+// MaxListed bounds the results ChangesHandler lists: every line's result for the first
+// MaxListed lines, and beyond them the rejected lines only, up to MaxListed of them; Omitted
+// counts the results left out (their lines are counted in the totals all the same). A body of
+// millions of tiny lines so gets an answer of bounded size, and the handler's memory stays flat.
+const MaxListed = 10_000
+
+// ChangesResponse is ChangesHandler's answer: the counts and the results of the lines (see
+// MaxListed).
 type ChangesResponse struct {
 	Imported      int         `json:"imported"`
 	Unchanged     int         `json:"unchanged"`
 	Rejected      int         `json:"rejected"`
 	StatusChanges int         `json:"status_changes"`
 	Results       []RowResult `json:"results"`
+	Omitted       int         `json:"omitted,omitempty"`
 }
 
 // ChangesHandler serves POST /api/applications: the system of record pushes changed
 // applications as NDJSON (one JSON object per line, the fields of the applications file). Each
 // line is validated and versioned exactly like an import (an equal or older updated_at is
-// unchanged; a status change appends one event to ChangesStream), and the response lists every
-// line's result, sorted by line.
+// unchanged; a status change appends one event to ChangesStream), and the response lists the
+// lines' results (all of them up to MaxListed lines), sorted by line.
 //
 // Only requests with "Authorization: Bearer <adminToken>" are served (compared in constant
 // time); others get 401. With an empty adminToken every request gets 404 (staff API disabled).
@@ -69,8 +77,20 @@ func (s *Store) ChangesHandler(adminToken string) http.Handler {
 			return
 		}
 		resp := ChangesResponse{Results: []RowResult{}}
+		rejectedListed := 0
 		sum, err := s.importApplications(r.Context(), bytes.NewReader(body), FormatJSONL,
-			ImportOptions{Each: func(rr RowResult) { resp.Results = append(resp.Results, rr) }})
+			ImportOptions{Each: func(rr RowResult) {
+				switch {
+				case rr.Line <= MaxListed:
+				case rr.Result == ResultRejected && rejectedListed < MaxListed:
+					rejectedListed++
+				default:
+					resp.Omitted++
+					return
+				}
+				resp.Results = append(resp.Results, rr)
+			}})
+		body = nil
 		if err != nil {
 			slog.Error("lookup: change events", "err", err, "rows_done", sum.Rows())
 			httpError(w, http.StatusServiceUnavailable, "storage unavailable; retry later (already written lines will be unchanged)")

@@ -14,8 +14,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Summary counts the rows of one import. Imported rows were written (new or newer versions);
@@ -54,6 +58,39 @@ type RowResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Printable escapes what a terminal would act on in a text taken from a file — control
+// characters (C0, DEL, C1: "\x1b]0;…\a", "\x1b[2J") and invisible format characters (bidi
+// overrides) — as \xNN or \uNNNN, so that echoing a rejected row shows it instead of obeying it.
+// Invalid UTF-8 bytes are escaped too.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x100 && unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
 // Row outcomes.
 const (
 	ResultImported  = "imported"
@@ -64,7 +101,7 @@ const (
 // Pipeline shape: the parser fills batches of batchSize rows; `workers` goroutines each send one
 // batch per round trip (one script call), so parsing overlaps with Redis work.
 const (
-	batchSize = 256
+	batchSize = 1024
 	workers   = 4
 	maxLine   = 64 << 10 // longest JSONL line
 )
@@ -143,42 +180,13 @@ func (s *Store) importApplications(ctx context.Context, r io.Reader, format stri
 			return job{}, errNotYours(rec.commune)
 		}
 		return job{
-			key: appKey(rec.codeKey),
-			args: []any{rec.version(), rec.status, rec.phone, rec.encode(), rec.codeKey, rec.code,
-				rec.updated.Format(time.RFC3339Nano)},
+			part:  partition.Of(rec.codeKey),
+			key:   appKey(rec.codeKey),
+			phone: rec.phone, codeKey: rec.codeKey,
+			args: []any{rec.version(), rec.status, rec.encode(), rec.code, rec.updated.Format(time.RFC3339Nano)},
 		}, nil
 	}
-	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
-		keys := make([]string, 1, len(jobs)+1)
-		keys[0] = ChangesStream
-		args := make([]any, 0, 2+7*len(jobs))
-		args = append(args, tag+":", ChangesMaxLen)
-		for _, j := range jobs {
-			keys = append(keys, j.key)
-			args = append(args, j.args...)
-		}
-		codes, err := runInts(ctx, s.rdb, writeAppsScript, keys, args)
-		if err != nil {
-			return nil, err
-		}
-		// The shapes of the codes, so that the understanding knows what a code looks like.
-		shapes := map[string]bool{}
-		for _, j := range jobs {
-			if sh, ok := CodeShape(j.code); ok {
-				shapes[sh] = true
-			}
-		}
-		members := make([]any, 0, len(shapes))
-		for sh := range shapes {
-			members = append(members, sh)
-		}
-		if len(members) > 0 {
-			if err := s.rdb.SAdd(ctx, shapesKey(), members...).Err(); err != nil {
-				return nil, fmt.Errorf("lookup: code shapes: %w", err)
-			}
-		}
-		return codes, nil
-	}
+	exec := func(ctx context.Context, jobs []job) ([]int64, error) { return s.writeApps(ctx, jobs) }
 	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
 
@@ -210,17 +218,35 @@ func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string,
 		if o.Allow != nil && !o.Allow(sc.Commune) {
 			return job{}, errNotYours(sc.Commune)
 		}
-		return job{key: scheduleKey(sc.Commune), args: []any{sc.Start.Unix(), sc.member()}}, nil
+		key := scheduleKey(sc.Commune)
+		return job{part: partition.Slot(key), key: key, args: []any{sc.Start.Unix(), sc.member()}}, nil
 	}
 	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
-		keys := make([]string, 0, len(jobs))
-		args := make([]any, 0, 1+2*len(jobs))
-		args = append(args, s.now().Add(-90*24*time.Hour).Unix())
-		for _, j := range jobs {
-			keys = append(keys, j.key)
-			args = append(args, j.args...)
+		groups := byPart(jobs)
+		calls := make([]call, len(groups))
+		for i, g := range groups {
+			c := call{args: []any{s.now().Add(-90 * 24 * time.Hour).Unix()}}
+			for _, j := range g.jobs {
+				c.keys = append(c.keys, j.key)
+				c.args = append(c.args, j.args...)
+			}
+			calls[i] = c
 		}
-		return runInts(ctx, s.rdb, writeSchedulesScript, keys, args)
+		res, err := evalAll(ctx, s.rdb, writeSchedulesScript, calls)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, len(jobs))
+		for i, g := range groups {
+			arr, _ := res[i].([]any)
+			if len(arr) != len(g.jobs) {
+				return nil, fmt.Errorf("lookup: schedules script returned %d results for %d rows", len(arr), len(g.jobs))
+			}
+			for k, at := range g.at {
+				out[at], _ = arr[k].(int64)
+			}
+		}
+		return out, nil
 	}
 	return s.pipeline(ctx, rows, dup, prep, exec, o.Progress, o.Each)
 }
@@ -229,8 +255,33 @@ func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string,
 type job struct {
 	line int
 	code string
+	part int // the partition (or, for schedules, the slot) that groups jobs into one script
 	key  string
 	args []any
+	// Applications: the record's phone (E.164, or "") and code key.
+	phone, codeKey string
+}
+
+// group is the jobs of one partition, with their indexes in the batch.
+type group struct {
+	jobs []job
+	at   []int
+}
+
+func byPart(jobs []job) []group {
+	idx := map[int]int{}
+	var out []group
+	for i, j := range jobs {
+		g, ok := idx[j.part]
+		if !ok {
+			g = len(out)
+			idx[j.part] = g
+			out = append(out, group{})
+		}
+		out[g].jobs = append(out[g].jobs, j)
+		out[g].at = append(out[g].at, i)
+	}
+	return out
 }
 
 // rawRow is a row read but not yet validated.
@@ -266,6 +317,8 @@ func (s *Store) pipeline(ctx context.Context, rows rowReader,
 		lastProgress := 0
 		for rs := range results {
 			for _, r := range rs {
+				// What a file says is echoed to terminals and pages: never raw control bytes.
+				r.Code, r.Reason = Printable(r.Code), Printable(r.Reason)
 				switch r.Result {
 				case ResultImported:
 					sum.Imported++
@@ -425,65 +478,175 @@ func (s *Store) pipeline(ctx context.Context, rows rowReader,
 	return sum, nil
 }
 
-// runInts runs a script (EVALSHA, loading it when the server does not know it) and returns its
-// array of integers.
-func runInts(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, keys []string, args []any) ([]int64, error) {
-	v, err := sc.Run(ctx, rdb, keys, args...).Result()
-	if err != nil {
-		return nil, err
+// call is one script invocation of a pipelined batch.
+type call struct {
+	keys []string
+	args []any
+}
+
+// evalAll runs one script per call in one pipeline (go-redis sends each node of a cluster its
+// share in parallel) and returns the replies in order. A node that does not know the script yet
+// (a fresh server, a replica just promoted) gets it loaded and the call run again.
+func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, calls []call) ([]any, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("lookup: script returned %T", v)
-	}
-	out := make([]int64, len(arr))
-	for i, x := range arr {
-		n, ok := x.(int64)
-		if !ok {
-			return nil, fmt.Errorf("lookup: script returned %T in its array", x)
+	_, _ = pipe.Exec(ctx)
+	out := make([]any, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
 		}
-		out[i] = n
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
 	}
 	return out, nil
 }
 
-// writeAppsScript writes a batch of applications, each atomically and only when newer.
-// KEYS[1] = ChangesStream, KEYS[1+i] = record key of row i.
-// ARGV[1] = key prefix, ARGV[2] = changes MAXLEN, then 7 per row: version (µs), status, phone,
-// packed value, code key, code, updated_at (RFC 3339).
-// Returns per row 0 = unchanged (equal or older version), 1 = written, 2 = written and its
-// status changed (one event appended).
+// writeApps writes a batch of applications in one round trip: one script per partition
+// (record, change event, code shapes, atomically) and, in the same pipeline, the record's entry
+// in the phone index of the phone's partition (an HSET, idempotent: re-importing so repairs an
+// index). The index may so briefly name a code whose record is not written (an older version
+// rejected as unchanged, or a crash): ByPhone checks the record's own phone, and a second
+// round trip, only for the rows concerned, takes such an entry out and removes a phone the
+// record no longer has.
+func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
+	groups := byPart(jobs)
+	calls := make([]scriptCall, 0, len(groups)+partition.N)
+	for _, g := range groups {
+		p := g.jobs[0].part
+		shapes := map[string]bool{}
+		for _, j := range g.jobs {
+			if sh, ok := CodeShape(j.code); ok {
+				shapes[sh] = true
+			}
+		}
+		c := scriptCall{sc: writeAppsScript, keys: make([]string, 2, 2+len(g.jobs)), args: make([]any, 0, 2+len(shapes)+5*len(g.jobs))}
+		c.keys[0], c.keys[1] = ChangesStream(p), shapesKey(p)
+		c.args = append(c.args, ChangesMaxLen, len(shapes))
+		for sh := range shapes {
+			c.args = append(c.args, sh)
+		}
+		for _, j := range g.jobs {
+			c.keys = append(c.keys, j.key)
+			c.args = append(c.args, j.args...)
+		}
+		calls = append(calls, c)
+	}
+	// The phone index entries: one HSET per row, in the same pipeline.
+	pipe := s.rdb.Pipeline()
+	for _, j := range jobs {
+		if ph := j.phone; ph != "" {
+			pipe.HSet(ctx, phoneKey(ph), phoneField(ph, j.codeKey), "")
+		}
+	}
+	res, err := evalCalls(ctx, s.rdb, pipe, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(jobs))
+	fix := s.rdb.Pipeline()
+	for i, g := range groups {
+		arr, _ := res[i].([]any)
+		if len(arr) != 3*len(g.jobs) {
+			return nil, fmt.Errorf("lookup: script returned %d values for %d rows", len(arr), len(g.jobs))
+		}
+		for k, at := range g.at {
+			r, _ := arr[3*k].(int64)
+			oldPhone, _ := arr[3*k+1].(string)
+			curPhone, _ := arr[3*k+2].(string)
+			oldPhone, curPhone = unpackPhone(oldPhone), unpackPhone(curPhone)
+			out[at] = r
+			ck, newPhone := g.jobs[k].codeKey, g.jobs[k].phone
+			if r != 0 && oldPhone != "" && oldPhone != newPhone {
+				fix.HDel(ctx, phoneKey(oldPhone), phoneField(oldPhone, ck))
+			}
+			if r != 0 {
+				curPhone = newPhone
+			}
+			if r == 0 && curPhone != newPhone {
+				if newPhone != "" {
+					fix.HDel(ctx, phoneKey(newPhone), phoneField(newPhone, ck))
+				}
+				if curPhone != "" {
+					fix.HSet(ctx, phoneKey(curPhone), phoneField(curPhone, ck), "")
+				}
+			}
+		}
+	}
+	if fix.Len() > 0 {
+		if _, err := fix.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("lookup: phone index: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// scriptCall is one script invocation of a pipeline of several scripts.
+type scriptCall struct {
+	sc   *redis.Script
+	keys []string
+	args []any
+}
+
+// evalCalls is evalAll for calls of different scripts, sent in pipe after the commands already
+// queued there (whose errors it also reports).
+func evalCalls(ctx context.Context, rdb redis.UniversalClient, pipe redis.Pipeliner, calls []scriptCall) ([]any, error) {
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = c.sc.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	all, _ := pipe.Exec(ctx)
+	for _, c := range all[:len(all)-len(cmds)] {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]any, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = calls[i].sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// writeAppsScript writes a batch of applications of one partition, each atomically and only
+// when newer. KEYS[1] = the partition's changes stream, KEYS[2] = its code shapes, KEYS[2+i] =
+// record key of row i. ARGV[1] = changes MAXLEN, ARGV[2] = number n of shapes, then n shapes,
+// then 5 per row: version (µs), status, packed value, code, updated_at.
+// Returns 3 values per row: 0 = unchanged (equal or older version), 1 = written, 2 = written
+// and its status changed (one event appended); the phone the record had before ("" when new or
+// unchanged); for an unchanged row, the phone the stored record holds ("" otherwise).
 var writeAppsScript = redis.NewScript(`
-local function idxAdd(k, ck)
-  local cur = redis.call('GET', k)
-  if not cur or cur == '' then
-    redis.call('SET', k, ck)
-  elseif not string.find(',' .. cur .. ',', ',' .. ck .. ',', 1, true) then
-    redis.call('SET', k, cur .. ',' .. ck)
-  end
+local function num(v)
+  if string.byte(v, 1) == 126 then return tonumber(string.sub(v, 2), 36) end
+  return tonumber(v)
 end
-local function idxDel(k, ck)
-  local cur = redis.call('GET', k)
-  if not cur then return end
-  local keep = {}
-  for c in string.gmatch(cur, '[^,]+') do
-    if c ~= ck then keep[#keep + 1] = c end
-  end
-  if #keep == 0 then redis.call('DEL', k) else redis.call('SET', k, table.concat(keep, ',')) end
-end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('SADD', KEYS[2], unpack(ARGV, 3, 2 + n)) end
 local out = {}
-for i = 1, #KEYS - 1 do
-  local b = 2 + (i - 1) * 7
-  local ver, st, ph, val, ck, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5], ARGV[b+6], ARGV[b+7]
-  local key = KEYS[i + 1]
+for i = 1, #KEYS - 2 do
+  local b = 2 + n + (i - 1) * 5
+  local ver, st, val, code, upd = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5]
+  local key = KEYS[i + 2]
   local old = redis.call('GET', key)
-  local res = 1
-  local ost, oph = nil, ''
+  local res, ost, oph, cur = 1, nil, '', ''
   if old then
     local ov, s2, p2 = string.match(old, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31')
-    if ov and tonumber(ov) then
-      if tonumber(ov) >= tonumber(ver) then
-        res = 0
+    if ov and num(ov) then
+      if num(ov) >= tonumber(ver) then
+        res, cur = 0, p2
       else
         ost, oph = s2, p2
       end
@@ -491,16 +654,14 @@ for i = 1, #KEYS - 1 do
   end
   if res == 1 then
     redis.call('SET', key, val)
-    if oph ~= ph then
-      if oph ~= '' then idxDel(ARGV[1] .. 'p:' .. oph, ck) end
-      if ph ~= '' then idxAdd(ARGV[1] .. 'p:' .. ph, ck) end
-    end
     if ost and ost ~= st then
-      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'code', code, 'status', st, 'prev_status', ost, 'updated_at', upd)
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'code', code, 'status', st, 'prev_status', ost, 'updated_at', upd)
       res = 2
     end
   end
-  out[i] = res
+  out[#out + 1] = res
+  out[#out + 1] = oph
+  out[#out + 1] = cur
 end
 return out
 `)
@@ -531,34 +692,71 @@ type rowReader interface {
 	next() (line int, v map[string]string, rowErr error, err error)
 }
 
+// ErrUTF16 is returned for a file saved as UTF-16 (what spreadsheet programs call "Unicode
+// text"): it is read as UTF-8 only.
+var ErrUTF16 = errors.New("lookup: the file is UTF-16 (\"Unicode text\"): save the file as UTF-8 (CSV UTF-8) and import it again / tệp đang ở dạng UTF-16: hãy lưu lại dưới dạng UTF-8 (CSV UTF-8) rồi nhập lại")
+
 func newRowReader(r io.Reader, format string, fields []string, optional ...string) (rowReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(64); isUTF16(head) {
+		return nil, ErrUTF16
+	}
 	switch strings.ToLower(format) {
 	case FormatCSV:
-		return newCSVRows(r, fields, optional)
+		return newCSVRows(br, fields, optional)
 	case FormatJSONL, "ndjson":
-		return &jsonRows{br: bufio.NewReaderSize(r, 64<<10), fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
+		return &jsonRows{br: br, fields: append(slices.Clone(fields), optional...), v: map[string]string{}}, nil
 	}
 	return nil, fmt.Errorf("lookup: unknown format %q (csv or jsonl)", format)
 }
 
-type csvRows struct {
-	r    *csv.Reader
-	cols []string
-	v    map[string]string
+// isUTF16 tells the start of a UTF-16 file: its byte-order mark, or text where every other
+// byte is zero (ASCII in UTF-16 without a mark).
+func isUTF16(head []byte) bool {
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return true
+	}
+	if len(head) < 8 {
+		return false
+	}
+	zeros := bytes.Count(head, []byte{0})
+	return zeros*3 >= len(head)
 }
 
-func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
+// csvRows reads a CSV file row by row with a bound on each row: physical lines are read with
+// the same 64 KiB limit as JSONL, and a row is the lines up to the one that closes its quotes.
+// A row whose quotes are still open after 64 KiB, or at the end of the file (an unterminated
+// quote), is reported and the lines after its first are read again as rows of their own, so a
+// stray quote costs one row, never the rest of the file.
+type csvRows struct {
+	br   *bufio.Reader
+	cols []string
+	line int        // physical lines read from br
+	back []physLine // lines to read again before br
+	buf  []byte
+	v    map[string]string
+	eof  bool
+}
+
+type physLine struct {
+	n    int
+	text string
+	long bool // longer than maxLine: its text is dropped
+}
+
+func newCSVRows(br *bufio.Reader, fields, optional []string) (*csvRows, error) {
+	c := &csvRows{br: br, v: map[string]string{}}
+	first, err := c.readRow()
 	if err == io.EOF {
 		return nil, errors.New("lookup: empty file (want a header line)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup: header: %w", err)
 	}
-	c := &csvRows{r: cr, v: map[string]string{}}
+	header, rowErr := first.fields()
+	if rowErr != nil {
+		return nil, fmt.Errorf("lookup: header: %w", rowErr)
+	}
 	seen := map[string]bool{}
 	for i, h := range header {
 		if i == 0 {
@@ -582,19 +780,147 @@ func newCSVRows(r io.Reader, fields, optional []string) (*csvRows, error) {
 	return c, nil
 }
 
+// physical returns the next physical line (without its line ending), from the lines to read
+// again first.
+func (c *csvRows) physical() (physLine, error) {
+	if len(c.back) > 0 {
+		l := c.back[0]
+		c.back = c.back[1:]
+		return l, nil
+	}
+	if c.eof {
+		return physLine{}, io.EOF
+	}
+	line, tooLong, err := readLine(c.br, c.buf, maxLine)
+	c.buf = line[:0]
+	if err != nil && err != io.EOF {
+		return physLine{}, fmt.Errorf("read: %w", err)
+	}
+	if err == io.EOF {
+		c.eof = true
+		if len(line) == 0 && !tooLong {
+			return physLine{}, io.EOF
+		}
+	}
+	c.line++
+	if tooLong {
+		return physLine{n: c.line, long: true}, nil
+	}
+	return physLine{n: c.line, text: strings.TrimRight(string(line), "\r\n")}, nil
+}
+
+// csvRow is one row's text and its first line, or why it cannot be read.
+type csvRow struct {
+	line int
+	text string
+	err  error
+}
+
+func (r csvRow) fields() ([]string, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return splitCSV(r.text)
+}
+
+// splitCSV splits one complete CSV record (RFC 4180: fields separated by commas, a quoted field
+// may hold commas, newlines and doubled quotes) with the errors encoding/csv gives.
+func splitCSV(rec string) ([]string, error) {
+	out := make([]string, 0, 16)
+	for i := 0; ; {
+		if i < len(rec) && rec[i] == '"' {
+			var b strings.Builder
+			i++
+			for {
+				j := strings.IndexByte(rec[i:], '"')
+				if j < 0 {
+					return nil, csv.ErrQuote
+				}
+				b.WriteString(rec[i : i+j])
+				i += j + 1
+				if i < len(rec) && rec[i] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			out = append(out, strings.ReplaceAll(b.String(), "\r\n", "\n"))
+			if i == len(rec) {
+				return out, nil
+			}
+			if rec[i] != ',' {
+				return nil, csv.ErrQuote
+			}
+			i++
+			continue
+		}
+		j := strings.IndexByte(rec[i:], ',')
+		field := rec[i:]
+		if j >= 0 {
+			field = rec[i : i+j]
+		}
+		if strings.IndexByte(field, '"') >= 0 {
+			return nil, csv.ErrBareQuote
+		}
+		out = append(out, field)
+		if j < 0 {
+			return out, nil
+		}
+		i += j + 1
+	}
+}
+
+// readRow gathers the physical lines of the next row (see csvRows).
+func (c *csvRows) readRow() (csvRow, error) {
+	for {
+		first, err := c.physical()
+		if err != nil {
+			return csvRow{}, err
+		}
+		if first.long {
+			return csvRow{line: first.n, err: fmt.Errorf("line longer than %d bytes", maxLine)}, nil
+		}
+		if strings.TrimSpace(first.text) == "" {
+			continue // blank lines between rows, as encoding/csv skips them
+		}
+		text := first.text
+		var more []physLine
+		for strings.Count(text, `"`)%2 == 1 {
+			next, err := c.physical()
+			if err == io.EOF || (err == nil && (next.long || len(text)+1+len(next.text) > maxLine)) {
+				if err == nil {
+					more = append(more, next)
+				}
+				c.back = append(more, c.back...)
+				why := "unterminated quoted field (a \" without its closing \"): the row is left out and the next lines are read as rows"
+				if err == nil {
+					why = fmt.Sprintf("quoted field still open after %d bytes (a \" without its closing \"?): the row is left out and the next lines are read as rows", maxLine)
+				}
+				return csvRow{line: first.n, err: errors.New(why)}, nil
+			}
+			if err != nil {
+				return csvRow{}, err
+			}
+			more = append(more, next)
+			text += "\n" + next.text
+		}
+		return csvRow{line: first.n, text: text}, nil
+	}
+}
+
 func (c *csvRows) next() (int, map[string]string, error, error) {
-	rec, err := c.r.Read()
+	row, err := c.readRow()
 	if err == io.EOF {
 		return 0, nil, nil, io.EOF
 	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return pe.StartLine, nil, pe.Err, nil
-	}
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("lookup: read: %w", err)
+		return 0, nil, nil, fmt.Errorf("lookup: %w", err)
 	}
-	line, _ := c.r.FieldPos(0)
+	rec, rowErr := row.fields()
+	if rowErr != nil {
+		return row.line, nil, rowErr, nil
+	}
 	c.v = make(map[string]string, len(c.cols))
 	for i, col := range c.cols {
 		if i < len(rec) {
@@ -602,9 +928,9 @@ func (c *csvRows) next() (int, map[string]string, error, error) {
 		}
 	}
 	if len(rec) != len(c.cols) {
-		return line, c.v, fmt.Errorf("%d fields, want %d", len(rec), len(c.cols)), nil
+		return row.line, c.v, fmt.Errorf("%d fields, want %d", len(rec), len(c.cols)), nil
 	}
-	return line, c.v, nil, nil
+	return row.line, c.v, nil, nil
 }
 
 type jsonRows struct {
@@ -630,6 +956,9 @@ func (j *jsonRows) next() (int, map[string]string, error, error) {
 			return j.line, nil, fmt.Errorf("line longer than %d bytes", maxLine), nil
 		}
 		line = bytes.TrimSpace(line)
+		if j.line == 1 {
+			line = bytes.TrimPrefix(line, []byte("\ufeff")) // a BOM, as some editors write
+		}
 		if len(line) == 0 {
 			if err == io.EOF {
 				return 0, nil, nil, io.EOF

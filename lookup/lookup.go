@@ -11,22 +11,28 @@
 // digits, the E.164 phone (needed for the phone index and SMS notifications), and the public
 // fields. Every lookup is audited (AuditStream) with the sender masked and no personal data.
 //
-// Redis layout. Small strings rather than sets or hashes: a one-member set costs 216 bytes on
-// Redis 7.0, a string about 100; an application with its phone index measures ≈ 375 bytes
-// (MEMORY USAGE). Every key shares the hash slot of ChangesStream, so the versioned write, the
-// phone index and the change event are one atomic script on a single server and on Redis
-// Cluster alike; the whole read model then lives on one shard (≈ 40 MB per 100,000
-// applications).
+// Redis layout. Every key belongs to one of partition.N (64) partitions, each its own Redis
+// Cluster hash tag ({TT} below, partition.Tag), so the read model spreads over every master of a
+// cluster. An application, its watchers, its failure counter and its change event live in the
+// partition of its code key, so the versioned write and the change event are one atomic script;
+// the phone index lives in the partition of the phone and is written in the same round trip,
+// idempotently (re-importing repairs it; an entry whose record names another phone — left by a
+// crash, or by an older version refused — is ignored on read and removed when known).
 //
-//	{lookup:changes}:a:<CODE>      string   packed application (see encode)
-//	{lookup:changes}:p:<+84...>    string   codes registered to a phone, comma-separated
-//	{lookup:changes}:w:<CODE>      hash     watchers "<channel>:<chat id>" → lang (TTL 180 days)
-//	{lookup:changes}:s:<commune>   zset     payment sessions, score = start (unix seconds)
-//	{lookup:changes}:fs:<hash>     string   failed verifications of a sender (TTL 24 h)
-//	{lookup:changes}:fc:<CODE>     string   failed verifications of a code (TTL 24 h)
-//	{lookup:changes}:audit         stream   lookups: kind, sender (masked), code, result
-//	{lookup:changes}:shapes        set      shapes of the imported codes ("TB#10", see CodeShape)
-//	lookup:changes                 stream   status changes: code, status, prev_status, updated_at
+//	lk{TT}a:<CODE>      string   packed application (see encode)              partition of CODE
+//	lk{TT}w:<CODE>      hash     watchers "<channel>:<chat id>" → lang (180 d) partition of CODE
+//	lk{TT}fc:<CODE>     string   failed verifications of a code (TTL 24 h)    partition of CODE
+//	lk{TT}changes       stream   status changes: code, status, prev_status, updated_at
+//	lk{TT}shapes        set      shapes of the codes imported into the partition (CodeShape)
+//	lk{TT}audit         stream   lookups: kind, sender (masked), code, result (partition of the
+//	                             code asked, or of the phone for a phone lookup)
+//	lk{TT}p:<bucket>    hash     "<phone without +84>|<CODE>" → ""            partition of phone
+//	lk{TT}fs:<hash>     string   failed verifications of a sender (TTL 24 h)  partition of sender
+//	lk{TT}s:<commune>   zset     payment sessions, score = start (unix s)     partition of commune
+//
+// Small values rather than sets: a one-member set costs 216 bytes on Redis 7, a string about
+// 100; the phone index is kept in small hashes (PhoneBuckets per partition) that Redis stores as
+// listpacks, a few dozen bytes an entry instead of a key each, and written with plain HSET/HDEL.
 package lookup
 
 import (
@@ -36,26 +42,39 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/fnv"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // Asia/Ho_Chi_Minh on hosts without a zone database
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
-// ChangesStream is the Redis Stream that receives one entry per status change of an
-// application (fields code, status, prev_status, updated_at), written in the same atomic step as
-// the record. A first insert is not a change; re-importing the same record adds nothing.
-const ChangesStream = "lookup:changes"
+// ChangesStream returns partition p's Redis Stream, which receives one entry per status change
+// of an application of that partition (fields code, status, prev_status, updated_at), written in
+// the same atomic step as the record. A first insert is not a change; re-importing the same
+// record adds nothing.
+func ChangesStream(p int) string { return prefix(p) + "changes" }
 
-// tag is the hash tag that puts every lookup key in the slot of ChangesStream.
-const tag = "{" + ChangesStream + "}"
+// AuditStream returns partition p's audit stream: one entry per verification (in the partition
+// of the code asked) or phone lookup (of the phone): kind (code|phone), sender (masked), code,
+// result (ok, no_match, locked, none). It holds no name, ID or phone number.
+func AuditStream(p int) string { return prefix(p) + "audit" }
 
-// AuditStream receives one entry per verification or phone lookup: kind (code|phone), sender
-// (masked), code, result (ok, no_match, locked, none). It holds no name, ID or phone number.
-const AuditStream = tag + ":audit"
+// PhoneBuckets is the number of phone-index hashes per partition: 64 × 256 = 16,384 in all,
+// about 7 phones each for a province (Redis keeps a hash of up to 128 short entries as a compact
+// listpack; a national read model of millions wants hash-max-listpack-entries 512).
+const PhoneBuckets = 256
+
+// prefix is the start of every key of partition p: "lk{TT}".
+func prefix(p int) string { return "lk" + partition.Tag(p) }
 
 // Limits of the anti-enumeration lockout and of the streams.
 const (
@@ -103,6 +122,9 @@ type Store struct {
 	key      []byte
 	now      func() time.Time
 	communes map[string]string // i18n.Key(name) → canonical name
+	macs     sync.Pool         // hash.Hash: HMAC-SHA256 keyed with key
+	spelled  sync.Map          // commune as written → canonical name (bounded by nSpelled)
+	nSpelled atomic.Int64
 }
 
 // New returns a Store on rdb. It fails when the hash key is shorter than 32 bytes or the commune
@@ -138,7 +160,13 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 // Commune returns the canonical name of the commune the text names ("vu phuc", "Vũ Phúc",
 // "VU PHUC" → "Vũ Phúc"), and whether it is one of the Store's communes.
 func (s *Store) Commune(text string) (string, bool) {
+	if c, ok := s.spelled.Load(text); ok {
+		return c.(string), true
+	}
 	c, ok := s.communes[i18n.Key(text)]
+	if ok && s.nSpelled.Add(1) <= 4096 { // an import repeats a few spellings thousands of times
+		s.spelled.Store(text, c)
+	}
 	return c, ok
 }
 
@@ -153,41 +181,72 @@ var vnZone = func() *time.Location {
 // Zone returns the time zone of schedules and of the dates in replies (Asia/Ho_Chi_Minh).
 func Zone() *time.Location { return vnZone }
 
-func appKey(codeKey string) string      { return tag + ":a:" + codeKey }
-func shapesKey() string                 { return tag + ":shapes" }
-func phoneKey(e164 string) string       { return tag + ":p:" + e164 }
-func watchKey(codeKey string) string    { return tag + ":w:" + codeKey }
-func failCodeKey(codeKey string) string { return tag + ":fc:" + codeKey }
+func appKey(codeKey string) string      { return prefix(partition.Of(codeKey)) + "a:" + codeKey }
+func shapesKey(p int) string            { return prefix(p) + "shapes" }
+func watchKey(codeKey string) string    { return prefix(partition.Of(codeKey)) + "w:" + codeKey }
+func failCodeKey(codeKey string) string { return prefix(partition.Of(codeKey)) + "fc:" + codeKey }
+
+// phoneKey returns the index hash of a phone; its entries are phoneField(phone, code) → "".
+func phoneKey(e164 string) string {
+	h := fnv.New32a()
+	h.Write([]byte("bucket\x00" + e164))
+	return prefix(partition.Of(e164)) + "p:" + strconv.Itoa(int(h.Sum32()%PhoneBuckets))
+}
+
+// phoneField is the phone-index entry of one application: the 9 digits after +84, "|", the code
+// key.
+func phoneField(e164, codeKey string) string { return strings.TrimPrefix(e164, "+84") + "|" + codeKey }
+
 func scheduleKey(commune string) string {
-	return tag + ":s:" + strings.ReplaceAll(i18n.Key(commune), " ", "_")
+	k := strings.ReplaceAll(i18n.Key(commune), " ", "_")
+	return prefix(partition.Of(k)) + "s:" + k
 }
 
 // mac returns HMAC-SHA256(key, domain|parts...) truncated to n bytes.
+// The HMAC states are pooled: an import computes two per row.
 func (s *Store) mac(n int, domain string, parts ...string) []byte {
-	h := hmac.New(sha256.New, s.key)
+	h, _ := s.macs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, s.key)
+	}
+	h.Reset()
 	h.Write([]byte(domain))
 	for _, p := range parts {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
-	return h.Sum(nil)[:n]
+	out := h.Sum(make([]byte, 0, sha256.Size))[:n]
+	s.macs.Put(h)
+	return out
 }
 
-// verifier is the stored proof of (code, last 4 digits): 12 bytes of HMAC, base64.
+// verifier is the proof of (code, last 4 digits): 12 bytes of HMAC, base64 (16 characters).
+// Records store its first verifierLen characters (9 bytes: the secret key, not the length,
+// keeps the 10,000 possible digits from being tried offline); records written before kept all
+// 16, and a stored verifier is compared as a prefix, so both match.
 func (s *Store) verifier(codeKey, last4 string) string {
 	return base64.RawURLEncoding.EncodeToString(s.mac(12, "verify1", codeKey, last4))
 }
 
-// idHash is the keyed hash of a full citizen ID, kept to match records by ID without storing it.
+// verifierLen and idHashLen are the characters of the verifier and the ID hash a record keeps.
+const (
+	verifierLen = 12
+	idHashLen   = 16
+)
+
+// idHash is the keyed hash of a full citizen ID, kept to match records by ID without storing it:
+// 12 bytes of HMAC, base64 (older records kept 16 bytes, of which these are the start).
 func (s *Store) idHash(citizenID string) string {
-	return base64.RawURLEncoding.EncodeToString(s.mac(16, "cid1", citizenID))
+	return base64.RawURLEncoding.EncodeToString(s.mac(16, "cid1", citizenID))[:idHashLen]
 }
 
-// IDHash returns the keyed hash stored for a citizen ID (for matching by the system of record).
+// IDHash returns the keyed hash stored for a citizen ID (for matching by the system of record;
+// compare it with the start of a stored hash).
 func (s *Store) IDHash(citizenID string) string { return s.idHash(citizenID) }
 
 func (s *Store) failSenderKey(sender string) string {
-	return tag + ":fs:" + hex.EncodeToString(s.mac(12, "sender1", sender))
+	h := hex.EncodeToString(s.mac(12, "sender1", sender))
+	return prefix(partition.Of(h)) + "fs:" + h
 }
 
 // Mask hides the middle of an identifier for logs and audit: "+84912345678" → "+8491*****78",

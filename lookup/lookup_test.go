@@ -1,9 +1,11 @@
 package lookup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
 )
 
@@ -60,11 +63,32 @@ func importCSV(t testing.TB, s *Store, body string) Summary {
 
 func changes(t testing.TB, rdb redis.UniversalClient) []redis.XMessage {
 	t.Helper()
-	msgs, err := rdb.XRange(context.Background(), ChangesStream, "-", "+").Result()
-	if err != nil {
-		t.Fatal(err)
+	return streams(t, rdb, ChangesStream)
+}
+
+// streams reads one stream of every partition, the entries sorted by id.
+func streams(t testing.TB, rdb redis.UniversalClient, name func(int) string) []redis.XMessage {
+	t.Helper()
+	var all []redis.XMessage
+	for p := range partition.N {
+		msgs, err := rdb.XRange(context.Background(), name(p), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, msgs...)
 	}
-	return msgs
+	slices.SortStableFunc(all, func(a, b redis.XMessage) int {
+		am, as, _ := strings.Cut(a.ID, "-")
+		bm, bs, _ := strings.Cut(b.ID, "-")
+		if c := cmp.Compare(len(am), len(bm)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(am, bm); c != 0 {
+			return c
+		}
+		return cmp.Compare(len(as), len(bs))*2 + strings.Compare(as, bs)
+	})
+	return all
 }
 
 func TestNew(t *testing.T) {
@@ -345,7 +369,7 @@ func TestMemoryPerApplication(t *testing.T) {
 	}
 	// Record + its share of the phone index, over the 300 demo applications.
 	var total int64
-	keys, err := rdb.Keys(ctx, tag+":[ap]:*").Result()
+	keys, err := rdb.Keys(ctx, "lk{*}[ap]:*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +382,9 @@ func TestMemoryPerApplication(t *testing.T) {
 	}
 	per := total / 300
 	t.Logf("memory per application (record + phone index): %d bytes", per)
-	if per > 500 {
-		t.Errorf("memory per application %d bytes, target ≤ 500", per)
+	// 300 demo records leave most of the 16,384 phone buckets with one entry; at a province's
+	// 112,000 (bench/import.sh) it is about 270 bytes.
+	if per > 400 {
+		t.Errorf("memory per application %d bytes, target ≤ 400 on the demo", per)
 	}
 }

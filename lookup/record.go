@@ -3,6 +3,7 @@ package lookup
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +189,7 @@ func (s *Store) parseApp(v map[string]string) (*appRecord, error) {
 		return nil, fmt.Errorf("citizen_id: want 12 digits, got %d characters", utf8.RuneCountInString(cid))
 	}
 	r.idHash = s.idHash(cid)
-	r.verifier = s.verifier(r.codeKey, cid[8:])
+	r.verifier = s.verifier(r.codeKey, cid[8:])[:verifierLen]
 	if p := strings.TrimSpace(v["phone"]); p != "" {
 		if r.phone, ok = NormalizePhone(p); !ok {
 			return nil, errors.New("phone: not a Vietnamese mobile number (0xxxxxxxxx or +84xxxxxxxxx)")
@@ -275,7 +276,10 @@ func clip(s string) string {
 // every text field, so it never occurs inside one.
 const sep = "\x1f"
 
-// The packed application: version, status and phone first (the write script reads them), the
+// The packed application (fields separated by sep): version ("~" and the microseconds in base
+// 36; older records: decimal), status, phone (the 9 digits after +84), verifier (its first
+// verifierLen characters), code as written, masked name, commune, category (its letter),
+// amount, start month, note, ID hash, payment method. Version, status and phone first (the write script reads them), the
 // verifier fourth (the verify script compares it). New fields go at the end.
 const (
 	fVersion = iota
@@ -299,14 +303,14 @@ func (r *appRecord) version() int64 { return r.updated.UnixMicro() }
 
 func (r *appRecord) encode() string {
 	f := make([]string, nFields)
-	f[fVersion] = strconv.FormatInt(r.version(), 10)
+	f[fVersion] = "~" + strconv.FormatInt(r.version(), 36)
 	f[fStatus] = r.status
-	f[fPhone] = r.phone
+	f[fPhone] = strings.TrimPrefix(r.phone, "+84")
 	f[fVerifier] = r.verifier
 	f[fCode] = r.code
 	f[fName] = r.maskedName
 	f[fCommune] = r.commune
-	f[fCategory] = r.category
+	f[fCategory] = string(rune('a' + slices.Index(Categories, r.category)))
 	if r.amount > 0 {
 		f[fAmount] = strconv.FormatInt(r.amount, 10)
 	}
@@ -324,6 +328,9 @@ func decodeApp(val string) (*Application, string, error) {
 		return nil, "", fmt.Errorf("lookup: stored application has %d fields, want %d", len(f), nFields)
 	}
 	us, err := strconv.ParseInt(f[fVersion], 10, 64)
+	if v, ok := strings.CutPrefix(f[fVersion], "~"); ok {
+		us, err = strconv.ParseInt(v, 36, 64)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("lookup: stored application version %q", f[fVersion])
 	}
@@ -331,7 +338,7 @@ func decodeApp(val string) (*Application, string, error) {
 		Code:       f[fCode],
 		MaskedName: f[fName],
 		Commune:    f[fCommune],
-		Category:   f[fCategory],
+		Category:   unpackCategory(f[fCategory]),
 		Status:     f[fStatus],
 		UpdatedAt:  time.UnixMicro(us).In(vnZone),
 		StartMonth: f[fStart],
@@ -345,7 +352,25 @@ func decodeApp(val string) (*Application, string, error) {
 			return nil, "", fmt.Errorf("lookup: stored amount %q", f[fAmount])
 		}
 	}
-	return a, f[fPhone], nil
+	return a, unpackPhone(f[fPhone]), nil
+}
+
+// unpackPhone returns the E.164 form of a stored phone: records keep the 9 digits after +84
+// (older ones the whole number).
+func unpackPhone(p string) string {
+	if len(p) == 9 {
+		return "+84" + p
+	}
+	return p
+}
+
+// unpackCategory returns a stored category: records keep its letter in Categories ("a" =
+// elderly; older ones the name). New categories go at the end of Categories.
+func unpackCategory(c string) string {
+	if len(c) == 1 && c[0] >= 'a' && int(c[0]-'a') < len(Categories) {
+		return Categories[c[0]-'a']
+	}
+	return c
 }
 
 // Schedule is one payment session of a commune, in Vietnam time.

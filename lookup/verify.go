@@ -13,16 +13,22 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Verify returns the application with this code when last4 are the last 4 digits of its
-// citizen ID. It costs one Redis round trip (one script): check the lockouts, read the record,
-// compare the keyed verifier, count a failure, append the audit entry.
+// citizen ID. The sender's failure count lives in the partition of the sender, the record, the
+// code's failure count and the audit entry in the partition of the code: one round trip reads
+// the sender's count, one script checks the code's lockout, reads the record, compares the keyed
+// verifier, counts a failure for the code and appends the audit entry, and a failure costs one
+// more (the sender's count).
 //
 // An unknown code, a malformed code and wrong digits all return ErrNoMatch after exactly the
 // same work, and each counts as a failure for the sender and for the code. After SenderLimit
 // failures from one sender, or CodeLimit for one code from anyone, within LockWindow, attempts
 // return *LockedError (with the time they are accepted again) without looking at the record.
+// (Attempts of one sender running at the very same moment may each pass the check before
+// either counts; the limit can so be exceeded by the number of attempts in flight.)
 // sender identifies the asker ("telegram:12345", "sms:+8491..."); it is stored only as a keyed
 // hash and, masked, in the audit stream.
 func (s *Store) Verify(ctx context.Context, sender, code, last4 string) (*Application, error) {
@@ -34,9 +40,21 @@ func (s *Store) Verify(ctx context.Context, sender, code, last4 string) (*Applic
 		codeKey = "~invalid" // never a stored code; same work as an unknown one
 	}
 	last4 = strings.TrimSpace(last4)
+	fsKey := s.failSenderKey(sender)
+	pipe := s.rdb.Pipeline()
+	fsGet := pipe.Get(ctx, fsKey)
+	fsTTL := pipe.PTTL(ctx, fsKey)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("lookup: verify: %w", err)
+	}
+	fs, _ := strconv.Atoi(fsGet.Val())
+	senderTTL := int64(0)
+	if fs >= SenderLimit {
+		senderTTL = max(fsTTL.Val().Milliseconds(), 1)
+	}
 	v, err := verifyScript.Run(ctx, s.rdb,
-		[]string{appKey(codeKey), s.failSenderKey(sender), failCodeKey(codeKey), AuditStream},
-		s.verifier(codeKey, last4), LockWindow.Milliseconds(), SenderLimit, CodeLimit, AuditMaxLen,
+		[]string{appKey(codeKey), failCodeKey(codeKey), AuditStream(partition.Of(codeKey))},
+		s.verifier(codeKey, last4), LockWindow.Milliseconds(), senderTTL, CodeLimit, AuditMaxLen,
 		Mask(sender), codeKey,
 	).StringSlice()
 	if err != nil {
@@ -56,7 +74,10 @@ func (s *Store) Verify(ctx context.Context, sender, code, last4 string) (*Applic
 		}
 		return nil, &LockedError{Until: s.now().Add(time.Duration(ms) * time.Millisecond)}
 	}
-	n, _ := strconv.Atoi(v[1])
+	n, err := countScript.Run(ctx, s.rdb, []string{fsKey}, LockWindow.Milliseconds()).Int()
+	if err != nil {
+		return nil, fmt.Errorf("lookup: verify: %w", err)
+	}
 	return nil, &NoMatchError{Left: max(0, SenderLimit-n)}
 }
 
@@ -67,83 +88,111 @@ type NoMatchError struct{ Left int }
 func (e *NoMatchError) Error() string        { return ErrNoMatch.Error() }
 func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }
 
-// verifyScript: KEYS = record, sender failures, code failures, audit stream.
-// ARGV = verifier, window (ms), sender limit, code limit, audit MAXLEN, masked sender, code key.
+// verifyScript: KEYS = record, code failures, audit stream (one partition).
+// ARGV = verifier, window (ms), sender lock (ms left; 0 = not locked), code limit, audit MAXLEN,
+// masked sender, code key.
 var verifyScript = redis.NewScript(`
-local fs = tonumber(redis.call('GET', KEYS[2]) or '0')
-local fc = tonumber(redis.call('GET', KEYS[3]) or '0')
+local fc = tonumber(redis.call('GET', KEYS[2]) or '0')
 local function audit(result)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'code', 'sender', ARGV[6], 'code', ARGV[7], 'result', result)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'code', 'sender', ARGV[6], 'code', ARGV[7], 'result', result)
 end
-local ls, lc = fs >= tonumber(ARGV[3]), fc >= tonumber(ARGV[4])
+local ls, lc = tonumber(ARGV[3]) > 0, fc >= tonumber(ARGV[4])
 if ls or lc then
-  local ttl = 0
-  if ls then ttl = math.max(ttl, redis.call('PTTL', KEYS[2])) end
-  if lc then ttl = math.max(ttl, redis.call('PTTL', KEYS[3])) end
+  local ttl = tonumber(ARGV[3])
+  if lc then ttl = math.max(ttl, redis.call('PTTL', KEYS[2])) end
   audit('locked')
   return {'locked', tostring(ttl)}
 end
 local val = redis.call('GET', KEYS[1])
 local stored = string.match(val or '', '^[^\31]*\31[^\31]*\31[^\31]*\31([^\31]*)') or ''
-if val and stored == ARGV[1] then
+if val and #stored >= 12 and stored == string.sub(ARGV[1], 1, #stored) then
   audit('ok')
   return {'ok', val}
 end
-local n = 0
-for i, k in ipairs({KEYS[2], KEYS[3]}) do
-  local c = redis.call('INCR', k)
-  if c == 1 then redis.call('PEXPIRE', k, ARGV[2]) end
-  if i == 1 then n = c end
-end
+local c = redis.call('INCR', KEYS[2])
+if c == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 audit('no_match')
-return {'no_match', tostring(n)}
+return {'no_match', '0'}
 `)
 
-// ByPhone returns the applications registered to phone, in code order, in one round trip; the
-// lookup is audited (kind phone, sender masked, the codes found, no phone number). Call it only
-// with a number the channel proved to be the sender's own (a Telegram contact whose user is the
-// sender, or the SMS sender number): it is not rate-limited and not subject to the code lockout.
-// A number that is not a Vietnamese mobile returns no applications.
+// countScript counts one failure of a sender. KEYS = the counter; ARGV = window (ms).
+var countScript = redis.NewScript(`
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return c
+`)
+
+// ByPhone returns the applications registered to phone, in code order; the lookup is audited
+// (kind phone, sender masked, the codes found, no phone number) in the phone's partition. It
+// costs two round trips: the phone index, then the records (in their own partitions) with the
+// audit entry. Call it only with a number the channel proved to be the sender's own (a Telegram
+// contact whose user is the sender, or the SMS sender number): it is not rate-limited and not
+// subject to the code lockout. A number that is not a Vietnamese mobile returns no applications.
+// An index entry whose record now names another phone (left by a crash between the record and
+// the index) is ignored.
 func (s *Store) ByPhone(ctx context.Context, sender, phone string) ([]Application, error) {
 	e164, ok := NormalizePhone(phone)
 	if !ok {
 		e164 = "+84~invalid"
 	}
-	vals, err := byPhoneScript.Run(ctx, s.rdb, []string{phoneKey(e164), AuditStream},
-		tag+":a:", AuditMaxLen, Mask(sender)).StringSlice()
-	if err != nil {
+	entries, err := s.rdb.HKeys(ctx, phoneKey(e164)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("lookup: by phone: %w", err)
 	}
+	var codes []string
+	want := phoneField(e164, "")
+	for _, f := range entries {
+		if c, ok := strings.CutPrefix(f, want); ok && c != "" {
+			codes = append(codes, c)
+		}
+	}
+	slices.Sort(codes)
+	pipe := s.rdb.Pipeline()
+	gets := make([]*redis.StringCmd, len(codes))
+	for i, c := range codes {
+		gets[i] = pipe.Get(ctx, appKey(c))
+	}
 	var out []Application
-	for _, v := range vals {
-		app, p, err := decodeApp(v)
-		if err != nil {
-			return nil, err
+	found := 0
+	add := func() error {
+		for _, g := range gets {
+			v, err := g.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			app, p, err := decodeApp(v)
+			if err != nil {
+				return err
+			}
+			if p == e164 {
+				out = append(out, *app)
+				found++
+			}
 		}
-		if p == e164 {
-			out = append(out, *app)
+		return nil
+	}
+	if len(codes) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("lookup: by phone: %w", err)
 		}
+		if err := add(); err != nil {
+			return nil, fmt.Errorf("lookup: by phone: %w", err)
+		}
+	}
+	result := "ok"
+	if found == 0 {
+		result = "none"
+	}
+	if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: AuditStream(partition.Of(e164)), MaxLen: AuditMaxLen, Approx: true,
+		Values: []any{"kind", "phone", "sender", Mask(sender), "code", strings.Join(codes, ","), "result", result}}).Err(); err != nil {
+		return nil, fmt.Errorf("lookup: by phone: audit: %w", err)
 	}
 	slices.SortFunc(out, func(a, b Application) int { return strings.Compare(a.Code, b.Code) })
 	return out, nil
 }
-
-// byPhoneScript: KEYS = phone index, audit stream; ARGV = record key prefix, audit MAXLEN,
-// masked sender. Returns the packed records.
-var byPhoneScript = redis.NewScript(`
-local codes = {}
-for c in string.gmatch(redis.call('GET', KEYS[1]) or '', '[^,]+') do codes[#codes + 1] = c end
-table.sort(codes)
-local out = {}
-for _, c in ipairs(codes) do
-  local v = redis.call('GET', ARGV[1] .. c)
-  if v then out[#out + 1] = v end
-end
-local result = 'ok'
-if #out == 0 then result = 'none' end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', 'phone', 'sender', ARGV[3], 'code', table.concat(codes, ','), 'result', result)
-return out
-`)
 
 // NextPayment returns the commune's next payment session that has not ended by now (one in
 // progress counts), or nil, nil when none is scheduled or the commune is unknown. commune may be
@@ -334,11 +383,24 @@ func SessionFor(sessions []Schedule, method string) *Schedule {
 	return &sessions[0]
 }
 
-// CodeShapes lists the shapes of every application code imported so far (CodeShape), sorted.
+// CodeShapes lists the shapes of every application code imported so far (CodeShape), sorted:
+// the union of the partitions' sets, in one pipelined round trip.
 func (s *Store) CodeShapes(ctx context.Context) ([]string, error) {
-	m, err := s.rdb.SMembers(ctx, shapesKey()).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, partition.N)
+	for p := range partition.N {
+		cmds[p] = pipe.SMembers(ctx, shapesKey(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("lookup: code shapes: %w", err)
+	}
+	var m []string
+	for _, c := range cmds {
+		for _, sh := range c.Val() {
+			if !slices.Contains(m, sh) {
+				m = append(m, sh)
+			}
+		}
 	}
 	slices.Sort(m)
 	return m, nil

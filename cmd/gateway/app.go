@@ -143,6 +143,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	parts.add(apps, aud, casesSvc, rec)
 	if !conn.Embedded {
 		a.checkPersistence(ctx)
+		a.warnLegacy(ctx)
 	}
 	return a, nil
 }

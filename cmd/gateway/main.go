@@ -41,6 +41,7 @@ func commands() []command {
 		{"serve", "serve", "run the HTTP server and every configured channel (Telegram, SMS)", cmdServe},
 		{"chat", "chat [--lang vi|en] [--channel telegram|sms] [--from ID]", "talk to the gateway in a terminal (scriptable: one message per input line)", cmdChat},
 		{"import", "import applications|schedules FILE|- [--format csv|jsonl]", "load the department's records into the Redis read model", cmdImport},
+		{"migrate", "migrate", "move data of the single-hash-tag layout to the partitioned one (idempotent, resumable)", cmdMigrate},
 		{"nlu", "nlu classify | nlu eval FILE", "classify messages from stdin, or measure accuracy on a labelled JSONL file", cmdNLU},
 		{"demo", "demo generate --applications N [--out DIR]", "write synthetic applications and schedules (CSV) for trials and benchmarks", cmdDemo},
 		{"broadcast", "broadcast report ID", "print the delivery report of a broadcast", cmdBroadcast},
