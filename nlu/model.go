@@ -283,7 +283,7 @@ func train(examples []example, original int, opts Options) *Classifier {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.model.members[i] = trainModel(len(Intents), data[:n], labels[:n], weights[:n], len(index), uint64(i))
+			c.model.members[i] = trainModelMemo(len(Intents), data[:n], labels[:n], weights[:n], len(index), uint64(i))
 		}()
 	}
 	wg.Wait()
