@@ -177,6 +177,7 @@ func (c *Console) parse() error {
 		},
 		"channel": func(lang string, ch gateway.Channel) string { return c.cat.T(lang, "console.channel."+string(ch)) },
 		"cat":     func(lang, k string) string { return c.label(lang, "console.category."+k, k) },
+		"action":  func(lang, a string) string { return c.label(lang, "console.audit.act."+a, a) },
 		"str":     func(v any) string { return fmt.Sprint(v) },
 		"who":     c.who,
 		"kind": func(lang string, k cases.Kind) string {

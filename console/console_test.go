@@ -262,6 +262,30 @@ func TestRolesAndFormTokens(t *testing.T) {
 			t.Errorf("audit lacks %s: %v", want, actions)
 		}
 	}
+	// The audit page names the actions in words, the code kept as the cell's title.
+	code, page := admin.get(t, "/console/audit")
+	if code != 200 || !strings.Contains(page, ">Gửi thông báo<") || !strings.Contains(page, ">Hủy thông báo<") ||
+		!strings.Contains(page, ">Đăng nhập<") || strings.Contains(page, ">broadcast_create<") {
+		t.Errorf("audit page: %d\n%s", code, page)
+	}
+}
+
+// Every action the gateway writes to the audit has a label in both languages.
+func TestAuditActionsHaveLabels(t *testing.T) {
+	cat, err := i18n.LoadCatalog(data.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"login", "login_failed", "login_locked", "logout", "password_change",
+		"broadcast_create", "broadcast_cancel", "records_import", "case_create", "case_view", "case_reply",
+		"case_note", "case_assign", "case_close", "case_reopen", "staff_add", "staff_passwd", "staff_reset",
+		"staff_disable", "staff_enable", "staff_unlock"} {
+		for _, lang := range []string{"vi", "en"} {
+			if !cat.Has(lang, "console.audit.act."+a) {
+				t.Errorf("%s: no %s label for audit action %q", lang, lang, a)
+			}
+		}
+	}
 }
 
 func TestPreviewCountsAndPricesTheSMS(t *testing.T) {
