@@ -149,6 +149,36 @@ func TestClusterMasterKilledMidBroadcast(t *testing.T) {
 	}
 }
 
+// The same with Sentinel: the master killed mid-broadcast, the sentinels promote its replica and
+// the broadcast goes on by itself, ending "done" with all 200 reached; only a send in flight at
+// the kill (or whose outcome the replica had not yet received) may be repeated.
+func TestSentinelMasterKilledMidBroadcast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a master, a replica and three sentinels")
+	}
+	sn := redistest.StartSentinel(t)
+	conn, err := redisconn.OpenOptions(context.Background(), sn.URL(), redisconn.Options{Tags: func() []string { return append(partition.Tags(), "{bc}") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var promotedAfter time.Duration
+	got, rep, inflight := outageBroadcast(t, conn.Client, func() {
+		killed := time.Now()
+		dead := sn.KillMaster()
+		_, at := sn.WaitFailover(dead, 60*time.Second)
+		promotedAfter = at.Sub(killed)
+	})
+	twice := 0
+	for _, k := range got {
+		twice += k - 1
+	}
+	t.Logf("replica promoted %v after the kill; %d sends in flight at the kill, %d people reached twice, %d resent", promotedAfter.Round(time.Millisecond), inflight, twice, rep.Resent)
+	if twice > 4 { // at most the Workers sends in flight at the kill
+		t.Errorf("%d duplicates: more than the sends in flight at the kill", twice)
+	}
+}
+
 // A single Redis server stopped for 30 s mid-broadcast and started again: the broadcast
 // completes by itself, with everyone reached exactly once (the server keeps its data: AOF).
 func TestRedisDownThirtySecondsMidBroadcast(t *testing.T) {
