@@ -276,6 +276,14 @@ func TestDefect10TextsFitThePerson(t *testing.T) {
 	mustNotContain(t, "daughter", text, "Ông/Bà")
 	_, text = f.say(t, gateway.Terminal, "d10b", "tôi 80 tuổi, hồ sơ gồm những gì")
 	mustContain(t, "elderly writer", text, "Ông/Bà")
+	// "Cháu" spoken to, not the writer: a grandmother calling the gateway "cháu".
+	for i, m := range []string{"Chào cháu, bà năm nay 81 tuổi, hồ sơ gồm những gì", "cháu ơi hồ sơ gồm những gì", "cảm ơn cháu, hồ sơ gồm những gì"} {
+		_, text = f.say(t, gateway.Terminal, fmt.Sprintf("d10g%d", i), m)
+		mustContain(t, m, text, "Ông/Bà")
+		mustNotContain(t, m, text, "Anh/Chị")
+	}
+	_, text = f.say(t, gateway.Terminal, "d10h", "cháu chào bác, hồ sơ gồm những gì ạ")
+	mustContain(t, "grandson", text, "Anh/Chị")
 
 	_, text = f.say(t, gateway.Terminal, "d10c", "bố tôi mất rồi thì có được hỗ trợ mai táng không")
 	mustContain(t, "death", text, "chia buồn")

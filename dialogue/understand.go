@@ -83,9 +83,10 @@ var younger = strings.NewReplacer("Ông/Bà", "Anh/Chị", "ông/bà", "anh/ch�
 
 // addressForm reads how a person speaks of themselves: addrOlder for "tôi"/"tui", addrYounger
 // for "em", "cháu", "mình" (and "con" opening the message: "con chào bác"), "" when the message
-// does not tell.
+// does not tell. "Em" or "cháu" after "chào" or before "ơi" names the one spoken to, not the
+// writer: "chào cháu, bà 81 tuổi" is an older person.
 func addressForm(tok []string) string {
-	form := ""
+	form, calls := "", false
 	for i, w := range tok {
 		switch w {
 		case "toi", "tui", "ta":
@@ -101,12 +102,19 @@ func addressForm(tok []string) string {
 			if prev == "tre" || prev == "be" || prev == "cac" || prev == "con" || next == "toi" || next == "minh" || next == "be" {
 				continue // "trẻ em", "con cháu", "cháu tôi": someone else
 			}
+			if prev == "chao" || next == "oi" || prev == "on" && i > 1 && tok[i-2] == "cam" {
+				calls = true // "chào cháu", "cháu ơi", "cảm ơn em": the writer speaks to the gateway as to someone younger
+				continue
+			}
 			form = addrYounger
 		case "con":
 			if i == 0 || i == 1 && (tok[0] == "da" || tok[0] == "thua") {
 				form = addrYounger
 			}
 		}
+	}
+	if form == "" && calls {
+		return addrOlder
 	}
 	return form
 }
