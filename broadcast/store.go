@@ -259,9 +259,9 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 // repeats it for a cancelled broadcast not yet finished), then settles it.
 func (s *Service) cancelParts(ctx context.Context, id string) error {
 	ttl := int64(s.cfg.Retention.Seconds())
-	calls := make([]call, 0, partition.N)
+	calls := make([]partition.Call, 0, partition.N)
 	for p := range partition.N {
-		calls = append(calls, call{keys: []string{s.countKey(p, id), s.rcptKey(p, id)}, args: []any{s.now().Unix(), ttl}})
+		calls = append(calls, partition.Call{Script: cancelPartScript, Keys: []string{s.countKey(p, id), s.rcptKey(p, id)}, Args: []any{s.now().Unix(), ttl}})
 	}
 	pipe := s.rdb.Pipeline()
 	pipe.ZRem(ctx, s.scheduledKey(), id)
@@ -269,7 +269,7 @@ func (s *Service) cancelParts(ctx context.Context, id string) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	if _, err := evalAll(ctx, s.rdb, cancelPartScript, calls); err != nil {
+	if _, err := partition.EvalAll(ctx, s.rdb, nil, calls); err != nil {
 		return err
 	}
 	return s.settle(ctx, id)
@@ -519,14 +519,14 @@ func (s *Service) expand(ctx context.Context, id string) error {
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	var empty []call
+	var empty []partition.Call
 	for p := range partition.N {
 		keys := []string{s.countKey(p, id), s.rcptKey(p, id)}
 		if doneCmds[p].Val() == "1" {
 			continue
 		}
 		if active[p] == 0 && inactive[p] == 0 {
-			empty = append(empty, call{keys: keys, args: []any{s.now().Unix(), ttl}})
+			empty = append(empty, partition.Call{Script: expandedPartScript, Keys: keys, Args: []any{s.now().Unix(), ttl}})
 			continue
 		}
 		// Once cancelled, the people not queued yet are counted as cancelled, not queued.
@@ -585,7 +585,7 @@ func (s *Service) expand(ctx context.Context, id string) error {
 		}
 	}
 	if len(empty) > 0 {
-		if _, err := evalAll(ctx, s.rdb, expandedPartScript, empty); err != nil {
+		if _, err := partition.EvalAll(ctx, s.rdb, nil, empty); err != nil {
 			return err
 		}
 	}
@@ -628,33 +628,4 @@ func (s *Service) enqueueDirect(ctx context.Context, id, lane string, rcpts []ga
 		return err
 	}
 	return s.settle(ctx, id)
-}
-
-// call is one script invocation of a pipelined batch.
-type call struct {
-	keys []string
-	args []any
-}
-
-// evalAll runs one script per call in one pipeline (go-redis sends each master of a cluster its
-// share) and returns the replies in order; a node that does not know the script gets it loaded.
-func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, calls []call) ([]any, error) {
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, c := range calls {
-		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	_, _ = pipe.Exec(ctx)
-	out := make([]any, len(calls))
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			v, err = sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
 }

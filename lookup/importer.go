@@ -223,16 +223,16 @@ func (s *Store) importSchedules(ctx context.Context, r io.Reader, format string,
 	}
 	exec := func(ctx context.Context, jobs []job) ([]int64, error) {
 		groups := byPart(jobs)
-		calls := make([]call, len(groups))
+		calls := make([]partition.Call, len(groups))
 		for i, g := range groups {
-			c := call{args: []any{s.now().Add(-90 * 24 * time.Hour).Unix()}}
+			c := partition.Call{Script: writeSchedulesScript, Args: []any{s.now().Add(-90 * 24 * time.Hour).Unix()}}
 			for _, j := range g.jobs {
-				c.keys = append(c.keys, j.key)
-				c.args = append(c.args, j.args...)
+				c.Keys = append(c.Keys, j.key)
+				c.Args = append(c.Args, j.args...)
 			}
 			calls[i] = c
 		}
-		res, err := evalAll(ctx, s.rdb, writeSchedulesScript, calls)
+		res, err := partition.EvalAll(ctx, s.rdb, nil, calls)
 		if err != nil {
 			return nil, err
 		}
@@ -478,36 +478,6 @@ func (s *Store) pipeline(ctx context.Context, rows rowReader,
 	return sum, nil
 }
 
-// call is one script invocation of a pipelined batch.
-type call struct {
-	keys []string
-	args []any
-}
-
-// evalAll runs one script per call in one pipeline (go-redis sends each node of a cluster its
-// share in parallel) and returns the replies in order. A node that does not know the script yet
-// (a fresh server, a replica just promoted) gets it loaded and the call run again.
-func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, calls []call) ([]any, error) {
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, c := range calls {
-		cmds[i] = sc.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	_, _ = pipe.Exec(ctx)
-	out := make([]any, len(calls))
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			v, err = sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
 // writeApps writes a batch of applications in one round trip: one script per partition
 // (record, change event, code shapes, atomically) and, in the same pipeline, the record's entry
 // in the phone index of the phone's partition (an HSET, idempotent: re-importing so repairs an
@@ -517,7 +487,7 @@ func evalAll(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, c
 // record no longer has.
 func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 	groups := byPart(jobs)
-	calls := make([]scriptCall, 0, len(groups)+partition.N)
+	calls := make([]partition.Call, 0, len(groups)+partition.N)
 	for _, g := range groups {
 		p := g.jobs[0].part
 		shapes := map[string]bool{}
@@ -526,15 +496,15 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 				shapes[sh] = true
 			}
 		}
-		c := scriptCall{sc: writeAppsScript, keys: make([]string, 2, 2+len(g.jobs)), args: make([]any, 0, 2+len(shapes)+5*len(g.jobs))}
-		c.keys[0], c.keys[1] = ChangesStream(p), shapesKey(p)
-		c.args = append(c.args, ChangesMaxLen, len(shapes))
+		c := partition.Call{Script: writeAppsScript, Keys: make([]string, 2, 2+len(g.jobs)), Args: make([]any, 0, 2+len(shapes)+5*len(g.jobs))}
+		c.Keys[0], c.Keys[1] = ChangesStream(p), shapesKey(p)
+		c.Args = append(c.Args, ChangesMaxLen, len(shapes))
 		for sh := range shapes {
-			c.args = append(c.args, sh)
+			c.Args = append(c.Args, sh)
 		}
 		for _, j := range g.jobs {
-			c.keys = append(c.keys, j.key)
-			c.args = append(c.args, j.args...)
+			c.Keys = append(c.Keys, j.key)
+			c.Args = append(c.Args, j.args...)
 		}
 		calls = append(calls, c)
 	}
@@ -545,7 +515,7 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 			pipe.HSet(ctx, phoneKey(ph), phoneField(ph, j.codeKey), "")
 		}
 	}
-	res, err := evalCalls(ctx, s.rdb, pipe, calls)
+	res, err := partition.EvalAll(ctx, s.rdb, pipe, calls)
 	if err != nil {
 		return nil, err
 	}
@@ -583,40 +553,6 @@ func (s *Store) writeApps(ctx context.Context, jobs []job) ([]int64, error) {
 		if _, err := fix.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("lookup: phone index: %w", err)
 		}
-	}
-	return out, nil
-}
-
-// scriptCall is one script invocation of a pipeline of several scripts.
-type scriptCall struct {
-	sc   *redis.Script
-	keys []string
-	args []any
-}
-
-// evalCalls is evalAll for calls of different scripts, sent in pipe after the commands already
-// queued there (whose errors it also reports).
-func evalCalls(ctx context.Context, rdb redis.UniversalClient, pipe redis.Pipeliner, calls []scriptCall) ([]any, error) {
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, c := range calls {
-		cmds[i] = c.sc.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	all, _ := pipe.Exec(ctx)
-	for _, c := range all[:len(all)-len(cmds)] {
-		if err := c.Err(); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]any, len(calls))
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			v, err = calls[i].sc.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
 	}
 	return out, nil
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/socialaid-vn/gateway/partition"
 )
 
 // Timeouts of the connections the gateway opens. go-redis's defaults (5 s to dial, 3 s to read,
@@ -159,24 +160,5 @@ func TagInSlots(lo, hi int) string {
 	}
 }
 
-// Slot is the Redis Cluster hash slot of key: CRC16 (XModem) of the key, or of its hash tag (the
-// text between the first { and the next }, when not empty), modulo 16384.
-func Slot(key string) int {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for k := 0; k < len(key); k++ {
-		crc ^= uint16(key[k]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc) % 16384
-}
+// Slot is the Redis Cluster hash slot of key (partition.Slot).
+func Slot(key string) int { return partition.Slot(key) }
