@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/socialaid-vn/gateway/broadcast"
-	"github.com/socialaid-vn/gateway/config"
-	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // cmdBroadcast prints the delivery report of a broadcast, reminder or notification:
@@ -37,14 +35,7 @@ func cmdBroadcast(ctx context.Context, env *environ, args []string) error {
 	if id == "" {
 		return fmt.Errorf("%w: missing ID", errUsage)
 	}
-	cfg, err := config.Load(env.getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.RedisURL == "" {
-		return errors.New("broadcast report needs REDIS_URL: the embedded Redis lives only inside `gateway serve`")
-	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	_, conn, err := offlineRedis(ctx, env, "broadcast report", embeddedOnlyInServe)
 	if err != nil {
 		return err
 	}

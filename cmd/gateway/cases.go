@@ -177,14 +177,7 @@ func cmdCases(ctx context.Context, env *environ, args []string) error {
 // offlineCases opens the cases of REDIS_URL for a command (the embedded Redis lives only inside
 // serve and chat).
 func offlineCases(ctx context.Context, env *environ) (*cases.Service, func(), error) {
-	cfg, err := config.Load(env.getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.RedisURL == "" {
-		return nil, nil, errors.New("cases export needs REDIS_URL: the embedded Redis lives only inside `gateway serve`")
-	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	cfg, conn, err := offlineRedis(ctx, env, "cases export", embeddedOnlyInServe)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -214,14 +207,7 @@ func cmdStats(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg, err := config.Load(env.getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.RedisURL == "" {
-		return errors.New("stats needs REDIS_URL: the embedded Redis lives only inside `gateway serve` (use GET /api/stats there)")
-	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	_, conn, err := offlineRedis(ctx, env, "stats", embeddedOnlyInServe+" (use GET /api/stats there)")
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,10 +12,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/socialaid-vn/gateway/config"
-	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/lookup"
-	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // cmdImport loads applications or payment schedules into the Redis read model:
@@ -52,18 +48,12 @@ func cmdImport(ctx context.Context, env *environ, args []string) error {
 		return fmt.Errorf("%w: cannot tell the format of %q: use --format csv or --format jsonl", errUsage, file)
 	}
 
-	cfg, err := config.Load(env.getenv)
+	cfg, conn, err := offlineRedis(ctx, env, "import", embeddedOnlyInServe)
 	if err != nil {
 		return err
 	}
-	if cfg.RedisURL == "" {
-		return errors.New("import needs REDIS_URL: the embedded Redis lives only inside `gateway serve`")
-	}
-	fsys, err := data.Open(cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
-	}
-	communes, err := lookup.ReadCommunes(fsys)
+	defer conn.Close()
+	_, communes, err := dataCommunes(cfg)
 	if err != nil {
 		return err
 	}
@@ -82,11 +72,6 @@ func cmdImport(ctx context.Context, env *environ, args []string) error {
 		in = f
 	}
 
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	store, err := lookup.New(conn.Client, lookup.Options{HashKey: []byte(cfg.LookupHashKey), Communes: communes})
 	if err != nil {
 		return err

@@ -11,10 +11,7 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/audience"
 	"github.com/socialaid-vn/gateway/broadcast"
-	"github.com/socialaid-vn/gateway/config"
-	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/lookup"
-	"github.com/socialaid-vn/gateway/redisconn"
 )
 
 // cmdMigrate moves the data of the single-hash-tag layout (before the keys were partitioned) to
@@ -28,26 +25,15 @@ func cmdMigrate(ctx context.Context, env *environ, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("%w: migrate takes no arguments", errUsage)
 	}
-	cfg, err := config.Load(env.getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.RedisURL == "" {
-		return errors.New("migrate needs REDIS_URL: the embedded Redis starts empty, with nothing to migrate")
-	}
-	fsys, err := data.Open(cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
-	}
-	communes, err := lookup.ReadCommunes(fsys)
-	if err != nil {
-		return err
-	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	cfg, conn, err := offlineRedis(ctx, env, "migrate", "the embedded Redis starts empty, with nothing to migrate")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	_, communes, err := dataCommunes(cfg)
+	if err != nil {
+		return err
+	}
 	store, err := lookup.New(conn.Client, lookup.Options{HashKey: []byte(cfg.LookupHashKey), Communes: communes})
 	if err != nil {
 		return err

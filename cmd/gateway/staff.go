@@ -12,10 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/socialaid-vn/gateway/config"
-	"github.com/socialaid-vn/gateway/data"
-	"github.com/socialaid-vn/gateway/lookup"
-	"github.com/socialaid-vn/gateway/redisconn"
 	"github.com/socialaid-vn/gateway/staff"
 )
 
@@ -69,26 +65,15 @@ func cmdStaff(ctx context.Context, env *environ, args []string) error {
 	if op != "add" && (role != "" || communes != "") {
 		return fmt.Errorf("%w: --role and --communes go with add", errUsage)
 	}
-	cfg, err := config.Load(env.getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.RedisURL == "" {
-		return errors.New("staff needs REDIS_URL: the embedded Redis lives only inside `gateway serve` (which creates a demo admin and prints its password)")
-	}
-	fsys, err := data.Open(cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
-	}
-	names, err := lookup.ReadCommunes(fsys)
-	if err != nil {
-		return err
-	}
-	conn, err := redisconn.Open(ctx, cfg.RedisURL)
+	cfg, conn, err := offlineRedis(ctx, env, "staff", embeddedOnlyInServe+" (which creates a demo admin and prints its password)")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	_, names, err := dataCommunes(cfg)
+	if err != nil {
+		return err
+	}
 	st := staff.NewStore(conn.Client, staff.Options{Communes: names})
 	audit := func(action string) {
 		_ = st.Audit(ctx, staff.AuditEntry{Actor: "cli", Action: action, Target: user})
