@@ -855,3 +855,26 @@ func TestSenderStorageErrorsNeverFail(t *testing.T) {
 		t.Errorf("report %+v, deliveries %v", rep, f.sms.deliveries())
 	}
 }
+
+// A bank-transfer day is announced as a transfer: no hour, place or papers to bring.
+func TestBankTransferReminderSaysNoNeedToCome(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	start := time.Date(2025, 12, 4, 8, 0, 0, 0, vnZone)
+	sch := &Schedule{Commune: "Vũ Phúc", Start: start, End: start.Add(9 * time.Hour), Place: "Tài khoản ngân hàng đã đăng ký", Method: "bank"}
+	vi, en := f.svc.reminderReply("vi", sch), f.svc.reminderReply("en", sch)
+	for _, r := range []gateway.Reply{vi, en} {
+		for _, s := range []string{r.Text, r.Short} {
+			if !strings.Contains(s, "04/12/2025") || strings.Contains(s, "08:00") || strings.Contains(strings.ToLower(s), "can cuoc") ||
+				strings.Contains(s, "căn cước") || strings.Contains(s, "ID card") {
+				t.Errorf("bank reminder: %q", s)
+			}
+		}
+	}
+	if !strings.Contains(vi.Text, "chuyển vào tài khoản") || !strings.Contains(vi.Short, "chuyen vao tai khoan") || !strings.Contains(en.Text, "bank account") {
+		t.Errorf("bank reminder does not say it is a transfer: %q / %q / %q", vi.Text, vi.Short, en.Text)
+	}
+	cash := f.svc.reminderReply("vi", &Schedule{Commune: "Vũ Phúc", Start: start, Place: "Nhà văn hóa thôn Đông", Method: "cash"})
+	if !strings.Contains(cash.Text, "căn cước") || !strings.Contains(cash.Text, "08:00") {
+		t.Errorf("cash reminder: %q", cash.Text)
+	}
+}

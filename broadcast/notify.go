@@ -105,9 +105,14 @@ func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
 		"place", sch.Place,
 		"method", s.cat.T(lang, method),
 	}
-	short, _ := s.smsText(s.cat.T(lang, "broadcast.reminder.short", args...))
+	// A transfer has no time, place or papers to bring: its own text.
+	tmpl := "broadcast.reminder."
+	if sch.Method == "bank" {
+		tmpl = "broadcast.reminder_bank."
+	}
+	short, _ := s.smsText(s.cat.T(lang, tmpl+"short", args...))
 	return gateway.Reply{
-		Text:   s.cat.T(lang, "broadcast.reminder.text", args...),
+		Text:   s.cat.T(lang, tmpl+"text", args...),
 		Short:  short,
 		Intent: KindReminder,
 		// For template channels (Zalo ZNS): the same facts, one value a template parameter.

@@ -295,7 +295,14 @@ func TestE2EHandoffOnTelegram(t *testing.T) {
 		before := len(sent(api, citizen))
 		api.Push(u)
 		eventually(t, 15*time.Second, "the update to be handled", func() bool { return api.AckedPast(updateID(u)) })
-		return texts(sent(api, citizen)[before:])
+		// A payment reminder of the demo schedules may reach the new subscriber at any time.
+		var answers []bottest.Call
+		for _, c := range sent(api, citizen)[before:] {
+			if !strings.HasPrefix(c.Params.Get("text"), "<b>Kính gửi Ông/Bà: tiền trợ cấp xã hội tại") {
+				answers = append(answers, c)
+			}
+		}
+		return texts(answers)
 	}
 	step(tgText(citizen, "/subscribe Vũ Phúc"))
 	opened := step(tgText(citizen, "gặp cán bộ"))
