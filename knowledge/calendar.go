@@ -65,6 +65,59 @@ func (b *Base) loadHolidays(fsys fs.FS) error {
 	return nil
 }
 
+// CalendarEnds is the last date holidays.csv lists (zero when it lists none): past it, case
+// deadlines count only weekends as days off, Tết and swapped days included as working days.
+func (b *Base) CalendarEnds() time.Time {
+	var last string
+	for k := range b.days {
+		if k > last {
+			last = k
+		}
+	}
+	t, _ := time.ParseInLocation(time.DateOnly, last, vietnam)
+	return t
+}
+
+// calendarHorizon is how far ahead holidays.csv should reach: the longest case deadline
+// (CASE_RESOLVE_DAYS is at most 60 working days) with some margin.
+const calendarHorizon = 100 * 24 * time.Hour
+
+// CalendarWarning is a warning for the start-up log when holidays.csv does not cover the next
+// calendarHorizon: it lists nothing that far, or a Tết that falls within it (the first day of
+// the lunar year is always between 21 January and 20 February) is missing — Tết is announced
+// each year, so the file cannot list it in advance. "" when the calendar is complete.
+func (b *Base) CalendarWarning(now time.Time) string {
+	now = now.In(vietnam)
+	horizon := now.Add(calendarHorizon)
+	const fix = ": case deadlines would count those days as working days; add next year's holidays (Tết, Giỗ Tổ, swapped days) when the Government announces them"
+	end := b.CalendarEnds()
+	if end.IsZero() || !end.After(horizon) {
+		last := "no date"
+		if !end.IsZero() {
+			last = "nothing after " + end.Format(time.DateOnly)
+		}
+		return "knowledge/holidays.csv lists " + last + fix
+	}
+	for y := now.Year(); y <= horizon.Year(); y++ {
+		tetFrom := time.Date(y, time.January, 21, 0, 0, 0, 0, vietnam)
+		tetTo := time.Date(y, time.February, 20, 0, 0, 0, 0, vietnam)
+		if horizon.Before(tetFrom) || now.After(tetTo) {
+			continue
+		}
+		listed := false
+		for k, d := range b.days {
+			if strings.HasPrefix(k, strconv.Itoa(y)+"-") && strings.Contains(d.enNm, "Lunar New Year") {
+				listed = true
+				break
+			}
+		}
+		if !listed {
+			return fmt.Sprintf("knowledge/holidays.csv has no Tết Nguyên đán (name_en \"Lunar New Year\") for %d%s", y, fix)
+		}
+	}
+	return ""
+}
+
 // parseHours reads an opening-hours text such as "T2-T6 7:30-11:30, 13:30-17:00; T7 7:30-11:30":
 // parts separated by ";", each a day or days (T2 … T7, CN; ranges "T2-T6", lists "T2,T4") then
 // one or more times "H:MM-H:MM" separated by commas ("7h30" is read as 7:30 too).

@@ -108,3 +108,21 @@ func TestCalendarFilesAreValidated(t *testing.T) {
 		}
 	}
 }
+
+// A calendar that does not reach past the longest deadline, or lacks a Tết within it, is said
+// so at start-up: the shipped file has no Tết for 2027 yet (not announced when it was written).
+func TestCalendarWarningWhenHolidaysRunOut(t *testing.T) {
+	kb := load(t)
+	if w := kb.CalendarWarning(time.Date(2026, 6, 1, 9, 0, 0, 0, ict)); w != "" {
+		t.Errorf("June 2026: %q", w)
+	}
+	w := kb.CalendarWarning(time.Date(2026, 12, 2, 9, 0, 0, 0, ict))
+	if !strings.Contains(w, "no Tết Nguyên đán") || !strings.Contains(w, "2027") {
+		t.Errorf("December 2026 (Tết 2027 within 100 days, not listed): %q", w)
+	}
+	end := kb.CalendarEnds()
+	w = kb.CalendarWarning(end.AddDate(0, -1, 0))
+	if !strings.Contains(w, "nothing after "+end.Format(time.DateOnly)) {
+		t.Errorf("a month before its last date: %q", w)
+	}
+}
