@@ -91,9 +91,6 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, err
 	}
-	if w := kb.CalendarWarning(time.Now()); w != "" {
-		log.Warn(w)
-	}
 	parts := &partitions{}
 	redisconn.RouteLogs(log)
 	conn, err := redisconn.OpenOptions(ctx, cfg.RedisURL, redisconn.Options{Tags: parts.tags, Log: log.With("part", "redis")})

@@ -78,6 +78,10 @@ func newServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, err
 	}
+	// For whoever runs the service (not in chat): a calendar that runs out makes deadlines wrong.
+	if w := a.kb.CalendarWarning(time.Now()); w != "" {
+		log.Warn(w)
+	}
 	s := &server{app: a, mux: http.NewServeMux()}
 	senders := map[gateway.Channel]gateway.Sender{}
 	if cfg.TelegramEnabled() {
