@@ -276,6 +276,22 @@ func (e *Engine) continueCase(ctx context.Context, t *turn) (bool, error) {
 		t.reply(e.textShort(t.lang, "cases.chat.complaint.cancelled", "cases.chat.complaint.cancelled_short"))
 		return true, nil
 	}
+	if t.st.Flow == flowCaseText || t.st.Flow == flowCaseMore {
+		if aside, r := e.caseAside(text); aside {
+			if t.st.Flow == flowCaseText || r.Intent != "thanks" {
+				// Nothing written yet, or another question: the flow ends (a draft already
+				// written is dropped only for another question, never for a thank-you).
+				t.st.Draft = nil
+				t.setFlow(flowNone)
+				t.understood = &r
+				return false, nil
+			}
+			// "cảm ơn" after the text: not part of it; say again how to send it.
+			t.intent = "complaint"
+			t.reply(e.withSend(t, e.textShort(t.lang, "cases.chat.complaint.pending", "cases.chat.complaint.pending_short")))
+			return true, nil
+		}
+	}
 	switch t.st.Flow {
 	case flowCaseText:
 		t.intent = "complaint"
@@ -343,6 +359,31 @@ func (e *Engine) continueCase(ctx context.Context, t *turn) (bool, error) {
 	}
 	t.setFlow(flowNone)
 	return false, nil
+}
+
+// keywordWords open the SMS grammar's commands other than KN and PA; a short message starting
+// with one (typed on any channel) is a command, not a complaint's text.
+var keywordWords = map[string]bool{"lich": true, "dk": true, "hs": true, "tt": true, "tracuu": true, "hd": true, "menu": true}
+
+// caseAside reports whether a message written while a complaint is being written is not part of
+// it: a short greeting or thank-you, or a short command ("LICH Vu Phuc", "menu"); r is how it
+// reads. Anything longer is the person's words, kept as they wrote them.
+func (e *Engine) caseAside(text string) (bool, nlu.Result) {
+	words := strings.Fields(i18n.Key(text))
+	if len(words) == 0 || len(words) > 4 {
+		return false, nlu.Result{}
+	}
+	r := e.nlu.Classify(text)
+	if r.Unsure {
+		return false, r
+	}
+	switch {
+	case r.Intent == "greeting" || r.Intent == "thanks":
+		return true, r
+	case keywordWords[words[0]] && r.Intent != "complaint" && r.Intent != "contact_staff":
+		return true, r
+	}
+	return false, r
 }
 
 // startComplaint begins the guided flow, with the first text when the message already told it.

@@ -140,6 +140,35 @@ func TestComplaintFlowOverSeveralMessages(t *testing.T) {
 	mustContain(t, "greeting", text, "Xin chào")
 }
 
+// While a complaint is being written: a thank-you or greeting is not part of it, a short
+// command ("LICH Vu Phuc", on SMS its keyword) is answered as itself, and a keyword after "KN" on
+// SMS is never read as a follow-up of the complaint.
+func TestComplaintFlowLetsAsidesThrough(t *testing.T) {
+	f := newCaseFixture(t, officeHours)
+	const user = "5002"
+	f.say(t, gateway.Telegram, user, "tôi muốn khiếu nại")
+	_, text := f.say(t, gateway.Telegram, user, "LICH Vu Phuc")
+	mustContain(t, "a command in the flow", text, "Các buổi chi trả sắp tới của Vũ Phúc")
+	f.say(t, gateway.Telegram, user, "tôi muốn khiếu nại")
+	_, text = f.say(t, gateway.Telegram, user, "cảm ơn")
+	mustContain(t, "thanks before any text", text, "không có gì")
+	f.say(t, gateway.Telegram, user, "tôi muốn khiếu nại")
+	f.say(t, gateway.Telegram, user, "tháng 11 bà tôi chưa nhận được tiền")
+	_, text = f.say(t, gateway.Telegram, user, "cảm ơn cháu")
+	mustContain(t, "thanks after the text", text, "chưa gửi đi", "Gửi phản ánh")
+	_, text = f.say(t, gateway.Telegram, user, "/case send") // the commune is known from LICH
+	c, err := f.cases.Get(context.Background(), cases.Admin, codeIn(t, text))
+	if err != nil || c.Text != "tháng 11 bà tôi chưa nhận được tiền" {
+		t.Errorf("the thank-you went into the case: %+v %v", c, err)
+	}
+
+	const phone = "+84900000012"
+	f.sms(t, phone, "KN", "complaint", map[string]string{"text": ""})
+	_, text = f.sms(t, phone, "LICH Vu Phuc", "payment", map[string]string{"commune": "Vũ Phúc"})
+	mustContain(t, "LICH after KN by SMS", text, "Vũ Phúc", "chi trả")
+	mustNotContain(t, "LICH after KN by SMS", text, "việc gì đã xảy ra")
+}
+
 // A message that already says what happened is its first part; a verified application code is
 // attached; the commune comes from the application.
 func TestComplaintWithApplicationCode(t *testing.T) {

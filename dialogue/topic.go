@@ -44,7 +44,9 @@ func (e *Engine) readTopic(ctx context.Context, t *turn, r *nlu.Result) (bool, e
 	}
 	now := e.cfg.Now()
 	recent := t.st.Topic != "" && now.Unix()-t.st.TopicAt < int64(topicTTL/time.Second)
-	short := len(strings.Fields(r.Text)) <= followUpWords && ent["category"] == ""
+	// A follow-up names nothing itself: not a keyword of a channel's grammar ("LICH Vu Phuc" after
+	// "KN" asks for the payment days), not a commune.
+	short := len(strings.Fields(r.Text)) <= followUpWords && ent["category"] == "" && t.in.Intent == "" && ent["commune"] == ""
 	if recent && short && t.st.Topic == "application_status" && statusFollowUp(r) {
 		if done, err := e.statusFollowUp(ctx, t); done || err != nil {
 			return done, err
