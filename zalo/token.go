@@ -46,6 +46,8 @@ type tokens struct {
 	lockTTL  time.Duration
 	waitStep time.Duration
 
+	seal *sealer // the tokens are stored sealed (seal.go)
+
 	seedOnce sync.Mutex
 	seeded   bool
 
@@ -66,11 +68,16 @@ const (
 	keyFailure = "zalo:{zalo}:tok:fail" // hash at (unix ms), reason: the last refresh failure
 )
 
-func newTokens(rdb redis.UniversalClient, hc *http.Client, oauthURL, appID, secret, initial string, log *slog.Logger) *tokens {
+func newTokens(rdb redis.UniversalClient, hc *http.Client, oauthURL, appID, secret, initial string, log *slog.Logger) (*tokens, error) {
+	seal, err := newSealer(secret)
+	if err != nil {
+		return nil, err
+	}
 	return &tokens{
 		rdb: rdb, hc: hc, url: oauthURL + "/v4/oa/access_token", appID: appID, secret: secret, initial: initial,
 		log: log, now: time.Now, before: time.Hour, lockTTL: 30 * time.Second, waitStep: 50 * time.Millisecond,
-	}
+		seal: seal,
+	}, nil
 }
 
 func seedOf(refresh string) string {
@@ -98,7 +105,7 @@ func (t *tokens) seed(ctx context.Context) error {
 		return nil
 	}
 	if t.initial != "" {
-		n, err := seedScript.Run(ctx, t.rdb, []string{keyTokens, keyFailure}, t.initial, seedOf(t.initial), t.now().UnixMilli()).Int()
+		n, err := seedScript.Run(ctx, t.rdb, []string{keyTokens, keyFailure}, t.seal.seal(t.initial), seedOf(t.initial), t.now().UnixMilli()).Int()
 		if err != nil {
 			return fmt.Errorf("zalo: token store: %w", err)
 		}
@@ -127,7 +134,15 @@ func (t *tokens) read(ctx context.Context) (tokenSet, error) {
 	}
 	s := func(i int) string { v, _ := vals[i].(string); return v }
 	ms, _ := strconv.ParseInt(s(2), 10, 64)
-	return tokenSet{Access: s(0), Refresh: s(1), Expires: time.UnixMilli(ms)}, nil
+	access, err := t.seal.open(s(0))
+	if err != nil {
+		return tokenSet{}, err
+	}
+	refresh, err := t.seal.open(s(1))
+	if err != nil {
+		return tokenSet{}, err
+	}
+	return tokenSet{Access: access, Refresh: refresh, Expires: time.UnixMilli(ms)}, nil
 }
 
 // usable reports whether the access token may still be used at now (a small margin for the
@@ -268,7 +283,7 @@ func (t *tokens) flushPending(ctx context.Context) {
 	defer cancel()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		err = t.rdb.HSet(bg, keyTokens, "access", p.Access, "refresh", p.Refresh,
+		err = t.rdb.HSet(bg, keyTokens, "access", t.seal.seal(p.Access), "refresh", t.seal.seal(p.Refresh),
 			"expires", strconv.FormatInt(p.Expires.UnixMilli(), 10), "updated", strconv.FormatInt(t.now().UnixMilli(), 10)).Err()
 		if err == nil {
 			t.pending = nil

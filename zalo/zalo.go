@@ -166,7 +166,11 @@ func New(cfg Config, rdb redis.UniversalClient, core Handler, stops Stops, cat *
 		poll: 250 * time.Millisecond, leaseTTL: 15 * time.Second, grace: 5 * time.Second,
 		attempts: 4, backoff: 500 * time.Millisecond, eventTries: 10, eventBackof: time.Second,
 	}
-	c.tok = newTokens(rdb, hc, cfg.OAuthURL, cfg.AppID, cfg.AppSecret, cfg.RefreshToken, log)
+	tok, err := newTokens(rdb, hc, cfg.OAuthURL, cfg.AppID, cfg.AppSecret, cfg.RefreshToken, log)
+	if err != nil {
+		return nil, fmt.Errorf("zalo: token store: %w", err)
+	}
+	c.tok = tok
 	c.tok.now = now
 	c.spool = spool.New(SpoolEvents, SpoolBytes)
 	for i := range c.wake {
