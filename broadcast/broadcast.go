@@ -137,8 +137,9 @@ func (c *Config) defaults() {
 
 // Schedules gives the payment sessions reminders are made from; (*lookup.Store) has it.
 type Schedules interface {
-	// NextPayment returns the commune's next session not ended by now, or nil, nil.
-	NextPayment(ctx context.Context, commune string, now time.Time) (*Schedule, error)
+	// Payments returns the commune's coming sessions not ended by now, the next one of each
+	// payment method, sorted by start; none when nothing is scheduled.
+	Payments(ctx context.Context, commune string, now time.Time) ([]Schedule, error)
 }
 
 // Schedule is one payment session of a commune.

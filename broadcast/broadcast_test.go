@@ -21,6 +21,7 @@ import (
 	"github.com/socialaid-vn/gateway/data"
 	"github.com/socialaid-vn/gateway/i18n"
 	"github.com/socialaid-vn/gateway/redisconn/redistest"
+	"github.com/socialaid-vn/gateway/sms"
 )
 
 var testCommunes = []string{"Vũ Phúc", "Trần Lãm", "Hưng Hà"}
@@ -58,6 +59,13 @@ func (f *fakeSender) Send(ctx context.Context, m gateway.Outbound) error {
 	f.got[m.To]++
 	f.msgs = append(f.msgs, m)
 	return nil
+}
+
+// sent is a copy of the messages sent so far.
+func (f *fakeSender) sent() []gateway.Outbound {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]gateway.Outbound(nil), f.msgs...)
 }
 
 func (f *fakeSender) deliveries() map[string]int {
@@ -566,10 +574,16 @@ func TestCrashBetweenClaimAndSend(t *testing.T) {
 	}
 }
 
-type fakeSchedules map[string]*Schedule
+type fakeSchedules map[string][]Schedule
 
-func (f fakeSchedules) NextPayment(_ context.Context, commune string, _ time.Time) (*Schedule, error) {
-	return f[commune], nil
+func (f fakeSchedules) Payments(_ context.Context, commune string, now time.Time) ([]Schedule, error) {
+	var out []Schedule
+	for _, sc := range f[commune] {
+		if sc.End.After(now) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
 }
 
 func TestPaymentDayReminderOnce(t *testing.T) {
@@ -582,7 +596,7 @@ func TestPaymentDayReminderOnce(t *testing.T) {
 		audience.Subscriber{Channel: gateway.Telegram, ID: "2", Commune: "Trần Lãm"},
 	)
 	start := time.Date(2025, 12, 10, 7, 30, 0, 0, vnZone)
-	f.svc.WithReminders(fakeSchedules{"Vũ Phúc": {Commune: "Vũ Phúc", Start: start, End: start.Add(4 * time.Hour), Place: "Nhà văn hóa thôn Đông", Method: "cash"}})
+	f.svc.WithReminders(fakeSchedules{"Vũ Phúc": {{Commune: "Vũ Phúc", Start: start, End: start.Add(4 * time.Hour), Place: "Nhà văn hóa thôn Đông", Method: "cash"}}})
 	ctx := context.Background()
 	tests := []struct {
 		now  time.Time
@@ -860,21 +874,80 @@ func TestSenderStorageErrorsNeverFail(t *testing.T) {
 func TestBankTransferReminderSaysNoNeedToCome(t *testing.T) {
 	f := newFixture(t, fastConfig())
 	start := time.Date(2025, 12, 4, 8, 0, 0, 0, vnZone)
-	sch := &Schedule{Commune: "Vũ Phúc", Start: start, End: start.Add(9 * time.Hour), Place: "Tài khoản ngân hàng đã đăng ký", Method: "bank"}
-	vi, en := f.svc.reminderReply("vi", sch), f.svc.reminderReply("en", sch)
+	round := []Schedule{{Commune: "Vũ Phúc", Start: start, End: start.Add(9 * time.Hour), Place: "Tài khoản ngân hàng đã đăng ký", Method: "bank"}}
+	vi, en := f.svc.reminderReply("vi", round), f.svc.reminderReply("en", round)
 	for _, r := range []gateway.Reply{vi, en} {
 		for _, s := range []string{r.Text, r.Short} {
-			if !strings.Contains(s, "04/12/2025") || strings.Contains(s, "08:00") || strings.Contains(strings.ToLower(s), "can cuoc") ||
-				strings.Contains(s, "căn cước") || strings.Contains(s, "ID card") {
+			if !strings.Contains(s, "04/12") || strings.Contains(s, "08:00") || strings.Contains(strings.ToLower(s), "cccd") ||
+				strings.Contains(s, "căn cước") || strings.Contains(s, "ID card") || strings.Contains(s, "Tài khoản ngân hàng đã đăng ký") {
 				t.Errorf("bank reminder: %q", s)
 			}
 		}
 	}
-	if !strings.Contains(vi.Text, "chuyển vào tài khoản") || !strings.Contains(vi.Short, "chuyen vao tai khoan") || !strings.Contains(en.Text, "bank account") {
+	if !strings.Contains(vi.Text, "tài khoản đã đăng ký") || !strings.Contains(vi.Text, "không cần đến") || !strings.Contains(vi.Short, "chuyen khoan 04/12") || !strings.Contains(en.Text, "registered account") {
 		t.Errorf("bank reminder does not say it is a transfer: %q / %q / %q", vi.Text, vi.Short, en.Text)
 	}
-	cash := f.svc.reminderReply("vi", &Schedule{Commune: "Vũ Phúc", Start: start, Place: "Nhà văn hóa thôn Đông", Method: "cash"})
-	if !strings.Contains(cash.Text, "căn cước") || !strings.Contains(cash.Text, "08:00") {
-		t.Errorf("cash reminder: %q", cash.Text)
+}
+
+// One reminder announces the round: every method's session, each with its day (and for those
+// who go, the hour and place), in one message; the later sessions of the round are not
+// announced again when their turn comes; the next month's round is.
+func TestOneReminderForTheWholeRound(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ReminderDaysBefore = 2
+	f := newFixture(t, cfg)
+	f.subscribe(t, audience.Subscriber{Channel: gateway.Telegram, ID: "1", Commune: "Vũ Phúc", Lang: "vi"},
+		audience.Subscriber{Channel: gateway.SMS, ID: "+84912000001", Commune: "Vũ Phúc"})
+	at := func(m time.Month, d, h int) time.Time { return time.Date(2025, m, d, h, 0, 0, 0, vnZone) }
+	sessions := []Schedule{
+		{Commune: "Vũ Phúc", Start: at(12, 4, 8), End: at(12, 4, 17), Place: "Tài khoản ngân hàng đã đăng ký", Method: "bank"},
+		{Commune: "Vũ Phúc", Start: at(12, 7, 7).Add(30 * time.Minute), End: at(12, 7, 11), Place: "Nhà văn hóa thôn Đông", Method: "cash"},
+		{Commune: "Vũ Phúc", Start: at(12, 8, 13).Add(30 * time.Minute), End: at(12, 8, 16), Place: "Bưu điện Vũ Phúc", Method: "post"},
+		{Commune: "Vũ Phúc", Start: at(1, 5, 7).AddDate(1, 0, 0), End: at(1, 5, 11).AddDate(1, 0, 0), Place: "Nhà văn hóa thôn Đông", Method: "cash"},
+	}
+	f.svc.WithReminders(fakeSchedules{"Vũ Phúc": sessions})
+	ctx := context.Background()
+	for _, tt := range []struct {
+		now  time.Time
+		want int
+	}{
+		{at(12, 2, 9), 1},                 // two days before the bank transfer: the round
+		{at(12, 5, 9), 0},                 // the cash session's turn: already announced
+		{at(12, 6, 9), 0},                 // the post office's: already announced
+		{at(12, 20, 9), 0},                // nothing due
+		{at(1, 3, 9).AddDate(1, 0, 0), 1}, // January's round
+	} {
+		f.svc.now = func() time.Time { return tt.now }
+		if n, err := f.svc.RemindDue(ctx); err != nil || n != tt.want {
+			t.Fatalf("RemindDue at %v = %d, %v; want %d", tt.now, n, err, tt.want)
+		}
+	}
+	f.svc.now = time.Now
+	f.run(t)
+	f.waitStatus(t, "r-20251204-vu_phuc", StatusDone)
+	var tg, sm []gateway.Outbound
+	f.waitStatus(t, "r-20260105-vu_phuc", StatusDone)
+	waitFor(t, 5*time.Second, "both reminders on both channels", func() bool {
+		tg, sm = f.tg.sent(), f.sms.sent()
+		return len(tg) == 2 && len(sm) == 2
+	})
+	december := func(ms []gateway.Outbound) gateway.Reply {
+		for _, m := range ms {
+			if strings.Contains(m.Reply.Text, "04/12/2025") {
+				return m.Reply
+			}
+		}
+		t.Fatalf("no December reminder in %+v", ms)
+		return gateway.Reply{}
+	}
+	text := december(tg).Text
+	for _, want := range []string{"Chuyển khoản: ngày 04/12/2025", "Tiền mặt: ngày 07/12/2025, từ 07:30, tại Nhà văn hóa thôn Đông", "Bưu điện: ngày 08/12/2025, từ 13:30, tại Bưu điện Vũ Phúc", "mang căn cước"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("reminder lacks %q:\n%s", want, text)
+		}
+	}
+	short := december(sm).Short
+	if n, enc := sms.Segments(short); n > 2 || enc != sms.GSM7 || !strings.Contains(short, "chuyen khoan 04/12; tien mat 07/12 07:30") {
+		t.Errorf("SMS reminder (%d segments, %v): %q", n, enc, short)
 	}
 }

@@ -18,10 +18,14 @@ import (
 // vnZone is Vietnam time (UTC+7, no daylight saving): reminder days and quiet hours use it.
 var vnZone = time.FixedZone("ICT", 7*3600)
 
-// Reminders go out between these hours, Vietnam time.
+// Reminders go out between these hours, Vietnam time. One reminder announces a round: the
+// sessions within roundDays of the first; the last day it announced is remembered for
+// reminderMarkerTTL.
 const (
 	reminderFromHour  = 7
 	reminderUntilHour = 20
+	roundDays         = 14
+	reminderMarkerTTL = 60 * 24 * time.Hour
 )
 
 // reminders checks the payment schedules every ReminderEvery and queues the reminders due; after
@@ -57,67 +61,107 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	var errs []error
 	created := 0
 	for _, commune := range s.cfg.Communes {
-		sch, err := s.schedules.NextPayment(ctx, commune, now)
+		sessions, err := s.schedules.Payments(ctx, commune, now)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if sch == nil || !sch.Start.After(now) {
+		var coming []Schedule
+		for _, sc := range sessions {
+			if sc.Start.After(now) {
+				coming = append(coming, sc)
+			}
+		}
+		if len(coming) == 0 {
 			continue
 		}
-		start := sch.Start.In(vnZone)
-		day := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, vnZone)
+		day := dayOf(coming[0].Start)
 		from := day.AddDate(0, 0, -s.cfg.ReminderDaysBefore).Add(reminderFromHour * time.Hour)
 		if now.Before(from) {
 			continue
 		}
-		id := "r-" + day.Format("20060102") + "-" + strings.ReplaceAll(audience.CommuneKey(commune), " ", "_")
+		// One reminder for the round: every method's session within roundDays of the first
+		// (the bank transfer, the cash session and the post office of the same month), so that
+		// nobody gets three messages or reads a session of another method as theirs alone.
+		round := coming[:1]
+		for _, sc := range coming[1:] {
+			if sc.Start.Before(day.AddDate(0, 0, roundDays)) {
+				round = append(round, sc)
+			}
+		}
+		ck := strings.ReplaceAll(audience.CommuneKey(commune), " ", "_")
+		// Sessions an earlier reminder listed are not announced again when their turn comes.
+		marker := s.p + "reminded:" + ck
+		if last, err := s.rdb.Get(ctx, marker).Result(); err == nil && day.Format("20060102") <= last {
+			continue
+		} else if err != nil && !errors.Is(err, redis.Nil) {
+			errs = append(errs, err)
+			continue
+		}
+		id := "r-" + day.Format("20060102") + "-" + ck
 		p := &plan{
 			filter: audience.Filter{Communes: []string{commune}, Channels: s.channels()},
 			msgs:   map[string]gateway.Reply{},
 		}
 		for _, lang := range i18n.Langs {
-			p.msgs[lang] = s.reminderReply(lang, sch)
+			p.msgs[lang] = s.reminderReply(lang, round)
 		}
 		ok, err := s.create(ctx, id, KindReminder, laneBulk, checkSubscribed, p, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		lastDay := dayOf(round[len(round)-1].Start).Format("20060102")
+		if err := s.rdb.Set(ctx, marker, lastDay, reminderMarkerTTL).Err(); err != nil {
+			s.log.Warn("payment reminder: round not remembered (a later session of it may be announced again)", "id", id, "err", err)
+		}
 		if ok {
 			created++
-			s.log.Info("payment reminder queued", "id", id, "commune", commune)
+			s.log.Info("payment reminder queued", "id", id, "commune", commune, "sessions", len(round))
 		}
 	}
 	return created, errors.Join(errs...)
 }
 
-func (s *Service) reminderReply(lang string, sch *Schedule) gateway.Reply {
-	start := sch.Start.In(vnZone)
-	method := "broadcast.method." + sch.Method
-	if !s.cat.Has(lang, method) {
-		method = "broadcast.method.other"
+// reminderReply announces a round of payment sessions: each method's day (with the hour and
+// place where people go), and what to bring when someone has to go.
+func (s *Service) reminderReply(lang string, round []Schedule) gateway.Reply {
+	var lines, shorts []string
+	goes := false
+	for _, sc := range round {
+		start := sc.Start.In(vnZone)
+		args := []string{"date", start.Format("02/01/2006"), "short_date", start.Format("02/01"), "time", start.Format("15:04"), "place", sc.Place}
+		line := "broadcast.reminder.line." + sc.Method
+		if !s.cat.Has(lang, line+".text") {
+			line = "broadcast.reminder.line.other"
+		}
+		if sc.Method != "bank" {
+			goes = true
+		}
+		lines = append(lines, s.cat.T(lang, line+".text", args...))
+		shorts = append(shorts, s.cat.T(lang, line+".short", args...))
 	}
-	args := []string{
-		"commune", sch.Commune,
-		"date", start.Format("02/01/2006"),
-		"time", start.Format("15:04"),
-		"place", sch.Place,
-		"method", s.cat.T(lang, method),
+	tail := "broadcast.reminder.bank_only"
+	if goes {
+		tail = "broadcast.reminder.bring"
 	}
-	// A transfer has no time, place or papers to bring: its own text.
-	tmpl := "broadcast.reminder."
-	if sch.Method == "bank" {
-		tmpl = "broadcast.reminder_bank."
-	}
-	short, _ := s.smsText(s.cat.T(lang, tmpl+"short", args...))
+	commune := round[0].Commune
+	text := s.cat.T(lang, "broadcast.reminder.text", "commune", commune, "sessions", strings.Join(lines, "\n")) + "\n" + s.cat.T(lang, tail+".text")
+	short, _ := s.smsText(s.cat.T(lang, "broadcast.reminder.short", "commune", commune, "sessions", strings.Join(shorts, "; ")) + " " + s.cat.T(lang, tail+".short"))
+	first := round[0].Start.In(vnZone)
 	return gateway.Reply{
-		Text:   s.cat.T(lang, tmpl+"text", args...),
+		Text:   text,
 		Short:  short,
 		Intent: KindReminder,
-		// For template channels (Zalo ZNS): the same facts, one value a template parameter.
-		Params: map[string]string{"commune": sch.Commune, "date": start.Format("02/01/2006"), "time": start.Format("15:04"), "place": sch.Place},
+		// For template channels (Zalo ZNS): the first session's facts, one value a parameter.
+		Params: map[string]string{"commune": commune, "date": first.Format("02/01/2006"), "time": first.Format("15:04"), "place": round[0].Place},
 	}
+}
+
+// dayOf is the day (Vietnam time) t falls on.
+func dayOf(t time.Time) time.Time {
+	t = t.In(vnZone)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, vnZone)
 }
 
 // notifier turns each status change appended by lookup into notifications: one to each Telegram

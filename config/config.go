@@ -125,7 +125,7 @@ var Vars = []Var{
 	{"ADMIN_TOKEN", "", "Bearer token for machines calling the staff API (/api/...), acting as an admin. Unset: /api/broadcasts, /api/cases and /api/stats take console sessions only, and POST /api/applications is off."},
 	{"DEFAULT_LANG", "vi", "Language for people who have not chosen one: vi or en."},
 	{"STATE_TTL", "30m", "How long an unfinished conversation (e.g. waiting for verification digits) is remembered."},
-	{"REMINDER_DAYS_BEFORE", "2", "Days before a payment date that subscribers of the commune get a reminder."},
+	{"REMINDER_DAYS_BEFORE", "2", "Days before the first session of a payment round that subscribers of the commune get its reminder (every method's session of the round in one message)."},
 	{"ZALO_APP_ID", "", "Zalo app id (developers.zalo.me → your app). Unset: no Zalo channel."},
 	{"ZALO_APP_SECRET", "(required with ZALO_APP_ID)", "The Zalo app's secret key: authenticates token refreshes."},
 	{"ZALO_OA_SECRET_KEY", "(required with ZALO_APP_ID)", "The OA secret key that signs webhooks (X-ZEvent-Signature); not the app secret."},

@@ -298,7 +298,7 @@ func TestE2EHandoffOnTelegram(t *testing.T) {
 		// A payment reminder of the demo schedules may reach the new subscriber at any time.
 		var answers []bottest.Call
 		for _, c := range sent(api, citizen)[before:] {
-			if !strings.HasPrefix(c.Params.Get("text"), "<b>Kính gửi Ông/Bà: tiền trợ cấp xã hội tại") {
+			if !strings.HasPrefix(c.Params.Get("text"), "<b>Kính gửi Ông/Bà: lịch chi trả") {
 				answers = append(answers, c)
 			}
 		}

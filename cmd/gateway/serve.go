@@ -276,12 +276,16 @@ func (l lookupChanges) Render(lang, code, status string) gateway.Reply {
 // lookupSchedules gives the reminder scheduler the imported payment sessions.
 type lookupSchedules struct{ apps *lookup.Store }
 
-func (l lookupSchedules) NextPayment(ctx context.Context, commune string, now time.Time) (*broadcast.Schedule, error) {
-	sc, err := l.apps.NextPayment(ctx, commune, now)
-	if sc == nil || err != nil {
+func (l lookupSchedules) Payments(ctx context.Context, commune string, now time.Time) ([]broadcast.Schedule, error) {
+	ss, err := l.apps.Payments(ctx, commune, now)
+	if err != nil {
 		return nil, err
 	}
-	return &broadcast.Schedule{Commune: sc.Commune, Start: sc.Start, End: sc.End, Place: sc.Place, Method: sc.Method}, nil
+	out := make([]broadcast.Schedule, len(ss))
+	for i, sc := range ss {
+		out[i] = broadcast.Schedule{Commune: sc.Commune, Start: sc.Start, End: sc.End, Place: sc.Place, Method: sc.Method}
+	}
+	return out, nil
 }
 
 // subscriberStats gives staff's /stats the number of subscribers who may be messaged, per
