@@ -16,6 +16,7 @@ import (
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/config"
 	"github.com/socialaid-vn/gateway/sms"
+	"github.com/socialaid-vn/gateway/zalo"
 )
 
 // cmdChat talks to the gateway in a terminal, rendering replies as the chosen channel would.
@@ -25,7 +26,7 @@ func cmdChat(ctx context.Context, env *environ, args []string) error {
 	fl := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	lang := fl.String("lang", "", "language: vi or en (default: DEFAULT_LANG, or what the conversation chose)")
-	channel := fl.String("channel", "telegram", "render replies as this channel would: telegram or sms")
+	channel := fl.String("channel", "telegram", "render replies as this channel would: telegram, sms or zalo")
 	from := fl.String("from", "", "sender id (Telegram user id, or phone number for sms)")
 	if err := fl.Parse(args); err != nil {
 		return errUsage
@@ -83,8 +84,29 @@ func cmdChat(ctx context.Context, env *environ, args []string) error {
 			out, err := smsc.Reply(ctx, *from, text, fmt.Sprintf("SMchat%d%d", time.Now().UnixNano(), n))
 			return nil, out, err
 		}
+	case "zalo":
+		ch = gateway.Zalo
+		if *from == "" {
+			*from = "zalo-terminal"
+		}
+		var picks, numbered []string
+		reply = func(ctx context.Context, text string) ([]gateway.Reply, string, error) {
+			// "#N" presses button N; a bare number picks from a numbered list, as on Zalo.
+			if n, err := strconv.Atoi(strings.TrimPrefix(text, "#")); err == nil && n >= 1 {
+				switch {
+				case strings.HasPrefix(text, "#") && n <= len(picks):
+					text = picks[n-1]
+				case !strings.HasPrefix(text, "#") && n <= len(numbered):
+					text = numbered[n-1]
+				}
+			}
+			rs, err := a.engine.Handle(ctx, gateway.Inbound{Channel: gateway.Zalo, SenderID: *from, Text: text, Received: time.Now()})
+			var out string
+			out, picks, numbered = zalo.Preview(a.cat, replyLang(rs, cfg.DefaultLang), rs)
+			return nil, out, err
+		}
 	default:
-		return fmt.Errorf("%w: --channel must be telegram or sms", errUsage)
+		return fmt.Errorf("%w: --channel must be telegram, sms or zalo", errUsage)
 	}
 	if *lang != "" {
 		id := *from
@@ -126,6 +148,16 @@ func cmdChat(ctx context.Context, env *environ, args []string) error {
 		}
 	}
 	return in.Err()
+}
+
+// replyLang is the language the replies are in (the core sets it), else def.
+func replyLang(rs []gateway.Reply, def string) string {
+	for _, r := range rs {
+		if r.Lang != "" {
+			return r.Lang
+		}
+	}
+	return def
 }
 
 // pickChoice maps "#N" to the payload of the N-th option of the last replies.

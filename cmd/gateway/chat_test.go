@@ -76,6 +76,24 @@ func TestChatSMSRepliesAreGSM7(t *testing.T) {
 	}
 }
 
+// As a Zalo user sees it: at most five buttons to a message (the rest in a second one), "#N"
+// presses one, a long list (the communes) is numbered and a bare number picks from it.
+func TestChatAsZalo(t *testing.T) {
+	turns := chatTurns(t, nil, []string{"xin chào", "#3", "1", "#1"}, "--channel", "zalo")
+	if len(turns) != 4 {
+		t.Fatalf("%d turns", len(turns))
+	}
+	if !strings.Contains(turns[0], "[#5] Xem hồ sơ của tôi\n·\n") || !strings.Contains(turns[0], "[#9] English") {
+		t.Errorf("menu as Zalo buttons, five to a message:\n%s", turns[0])
+	}
+	if !strings.Contains(turns[1], "1. Vũ Phúc") {
+		t.Errorf("payment: the communes as a numbered list:\n%s", turns[1])
+	}
+	if !strings.Contains(turns[2], "Các buổi chi trả sắp tới của Vũ Phúc") {
+		t.Errorf("'1' picks the first commune:\n%s", turns[2])
+	}
+}
+
 func TestChatRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--channel", "fax"}, {"--lang", "fr"}, {"extra"}} {
 		code, _, _ := runGateway(t, nil, "", append([]string{"chat"}, args...)...)
