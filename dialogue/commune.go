@@ -80,6 +80,9 @@ func placeLike(text string) bool {
 	if len(words) == 0 || len(words) > 3 || strings.ContainsAny(text, "?") {
 		return false
 	}
+	if keywordWords[words[0]] || words[0] == "kn" || words[0] == "pa" || words[0] == "huy" || words[0] == "stop" {
+		return false // "LICH" typed again: the command, not a place called "Lich"
+	}
 	for _, w := range words {
 		switch w {
 		case "khong", "ko", "k", "gi", "j", "sao", "nao", "duoc", "dc", "co", "chua", "the", "bao", "may", "ai", "dau":

@@ -455,3 +455,14 @@ func TestTelexCodesAndUnsureReadings(t *testing.T) {
 		t.Errorf("an unsure reading should offer a person: %+v", rs)
 	}
 }
+
+// A keyword typed again while the commune is asked for is the command, not a place called
+// "Lich" (found writing to the gateway on Zalo, where "LICH" is no keyword of a grammar).
+func TestKeywordAtTheCommuneQuestionIsNoPlace(t *testing.T) {
+	f := newFixture(t)
+	_, text := f.say(t, gateway.Zalo, "z1", "LICH")
+	mustContain(t, "LICH", text, "xã/phường nào")
+	_, text = f.say(t, gateway.Zalo, "z1", "LICH")
+	mustNotContain(t, "LICH again", text, `"LICH"`, "chưa có")
+	mustContain(t, "LICH again", text, "xã/phường nào")
+}
