@@ -14,6 +14,7 @@ import (
 
 	"github.com/socialaid-vn/gateway"
 	"github.com/socialaid-vn/gateway/i18n"
+	"github.com/socialaid-vn/gateway/lookup"
 )
 
 // newOwner names a channel (one per process) in shard leases.
@@ -287,29 +288,9 @@ func (c *Channel) savePhone(ctx context.Context, user, phone string, ev *Event, 
 	return c.replyAll(ctx, user, lang, []gateway.Reply{{Text: c.cat.T(lang, "zalo.phone.saved"), Intent: "phone_shared"}}, entry, false)
 }
 
-// znsPhone writes a Vietnamese mobile number as ZNS wants it: 84 and 9 digits.
+// znsPhone writes a Vietnamese mobile number as ZNS wants it: 84 and 9 digits (the read
+// model's normalised form without its "+").
 func znsPhone(s string) (string, bool) {
-	var d strings.Builder
-	for i, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			d.WriteRune(r)
-		case r == '+' && i == 0, r == ' ', r == '.', r == '-':
-		default:
-			return "", false
-		}
-	}
-	n := d.String()
-	switch {
-	case len(n) == 10 && n[0] == '0':
-		n = n[1:]
-	case len(n) == 11 && strings.HasPrefix(n, "84"):
-		n = n[2:]
-	default:
-		return "", false
-	}
-	if !strings.ContainsRune("35789", rune(n[0])) {
-		return "", false
-	}
-	return "84" + n, true
+	p, ok := lookup.NormalizePhone(s)
+	return strings.TrimPrefix(p, "+"), ok
 }
