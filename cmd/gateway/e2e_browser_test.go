@@ -322,20 +322,9 @@ func TestBrowserOfficerCannotActOnAnotherCommune(t *testing.T) {
 		t.Fatalf("officer's list shows %s: %q", other.ID, txt)
 	}
 	// An upload with a Vũ Phúc row imports only the Trần Lãm row.
-	dir := t.TempDir()
-	file := filepath.Join(dir, "applications.csv")
-	csv := "code,full_name,birth_date,citizen_id,phone,commune,category,status,updated_at,monthly_amount,start_month,note\n" +
-		"TB-2026-100001,Trần Thị Thử,1950-03-04,000000121234,0900000111,Trần Lãm,elderly,received,2026-11-02T08:00:00+07:00,,,\n" +
-		"TB-2026-100002,Nguyễn Văn Thử,1950-03-04,000000121235,0900000112,Vũ Phúc,elderly,received,2026-11-02T08:00:00+07:00,,,\n"
-	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.Run(t, ctx, "upload", 30*time.Second,
-		chromedp.Navigate(base+"/console/records"),
-		chromedp.WaitVisible(`input[type=file]`, chromedp.ByQuery),
-		chromedp.SetUploadFiles(`input[type=file]`, []string{file}, chromedp.ByQuery),
-		chromedp.Click(`form.row-form button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#import-result", chromedp.ByID))
+	uploadRecords(t, ctx, base, "applications.csv",
+		"TB-2026-100001,Trần Thị Thử,1950-03-04,000000121234,0900000111,Trần Lãm,elderly,received,2026-11-02T08:00:00+07:00,,,\n"+
+			"TB-2026-100002,Nguyễn Văn Thử,1950-03-04,000000121235,0900000112,Vũ Phúc,elderly,received,2026-11-02T08:00:00+07:00,,,\n")
 	lines := waitText(t, ctx, "#rejected-lines", "not one of your communes", 5*time.Second)
 	if !strings.Contains(lines, "3") || !strings.Contains(waitText(t, ctx, "#imported", "1", 5*time.Second), "1") {
 		t.Fatalf("rejected lines %q", lines)
@@ -378,4 +367,21 @@ func TestBrowserEmbeddedWidget(t *testing.T) {
 	has("the question for the digits", "4 số cuối")
 	ask("4567")
 	has("the answer in the widget", "1.000.000")
+}
+
+// uploadRecords imports applications through the console's records page as staff do: rows (CSV,
+// without the header) written to a file called name, chosen and sent.
+func uploadRecords(t *testing.T, ctx context.Context, base, name, rows string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	header := "code,full_name,birth_date,citizen_id,phone,commune,category,status,updated_at,monthly_amount,start_month,note\n"
+	if err := os.WriteFile(file, []byte(header+rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Run(t, ctx, "upload", 30*time.Second,
+		chromedp.Navigate(base+"/console/records"),
+		chromedp.WaitVisible(`input[type=file]`, chromedp.ByQuery),
+		chromedp.SetUploadFiles(`input[type=file]`, []string{file}, chromedp.ByQuery),
+		chromedp.Click(`form.row-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#import-result", chromedp.ByID))
 }

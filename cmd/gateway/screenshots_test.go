@@ -112,22 +112,11 @@ func TestScreenshots(t *testing.T) {
 	browsertest.Run(t, ctx, "list", 20*time.Second, chromedp.Navigate(base+"/console/broadcasts"), chromedp.WaitVisible("table.list", chromedp.ByQuery))
 	shot(ctx, "broadcasts.png")
 
-	dir := t.TempDir()
-	file := filepath.Join(dir, "ho-so-thang-12.csv")
-	csv := "code,full_name,birth_date,citizen_id,phone,commune,category,status,updated_at,monthly_amount,start_month,note\n" +
-		"TB-2026-100001,Trần Thị Thử,1950-03-04,000000121234,0900000111,Trần Lãm,elderly,approved,2026-11-02T08:00:00+07:00,750000,2026-12,\n" +
-		"TB-2026-100002,Nguyễn Văn Thử,1950-13-04,000000121235,0900000112,Vũ Phúc,elderly,received,2026-11-02T08:00:00+07:00,,,\n" +
-		"TB-2026-100003,Lê Thị Mẫu,1948-07-21,000000121236,0900000113,Vũ Phúc,elderly,in_review,2026-11-02T08:00:00+07:00,,,\n" +
-		"TB-2026-100004,Phạm Văn Thử,1955-01-01,00000012123,0900000114,Atlantis,disability,received,2026-11-02T08:00:00+07:00,,,\n"
-	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.Run(t, ctx, "upload", 30*time.Second,
-		chromedp.Navigate(base+"/console/records"),
-		chromedp.WaitVisible(`input[type=file]`, chromedp.ByQuery),
-		chromedp.SetUploadFiles(`input[type=file]`, []string{file}, chromedp.ByQuery),
-		chromedp.Click(`form.row-form button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#import-result", chromedp.ByID))
+	uploadRecords(t, ctx, base, "ho-so-thang-12.csv",
+		"TB-2026-100001,Trần Thị Thử,1950-03-04,000000121234,0900000111,Trần Lãm,elderly,approved,2026-11-02T08:00:00+07:00,750000,2026-12,\n"+
+			"TB-2026-100002,Nguyễn Văn Thử,1950-13-04,000000121235,0900000112,Vũ Phúc,elderly,received,2026-11-02T08:00:00+07:00,,,\n"+
+			"TB-2026-100003,Lê Thị Mẫu,1948-07-21,000000121236,0900000113,Vũ Phúc,elderly,in_review,2026-11-02T08:00:00+07:00,,,\n"+
+			"TB-2026-100004,Phạm Văn Thử,1955-01-01,00000012123,0900000114,Atlantis,disability,received,2026-11-02T08:00:00+07:00,,,\n")
 	shot(ctx, "records.png")
 	browsertest.Run(t, ctx, "staff", 20*time.Second, chromedp.Navigate(base+"/console/staff"), chromedp.WaitVisible("#accounts", chromedp.ByID))
 	shot(ctx, "staff.png")
